@@ -1,0 +1,191 @@
+"""The `depimage` command line: hash, recipe, ensure, plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import DepimageError, InputError
+from .options import ImageOptions, default_base_image, installed_uv_version
+from .prepare import Prepared, prepare
+from .project import read_project
+from .recipe import write_recipe
+
+DESCRIPTION = """\
+Never reinstall a uv project's third-party dependencies when they did not change.
+
+depimage reduces pyproject.toml (root and every workspace member) and uv.lock to what decides which
+packages get installed, masks the versions of the project's own packages, and hashes that with every
+option that shapes the image. Same dependencies, same hash; any change to what gets installed, a new hash.
+"""
+
+EPILOG = """\
+commands, in the order data flows:
+  recipe   write the reduced files (the cargo-chef pattern: COPY them alone, then `uv sync`)
+  hash     print the dependency-only hash and its tag form
+  ensure   make sure REGISTRY/NAME:deps-<hash> exists: one registry check, build and push if missing
+  plan     list the deployable targets of a repository with their hashes, as a CI matrix
+
+examples:
+  depimage hash
+  depimage recipe . --out /tmp/recipe
+  depimage ensure --image ghcr.io/acme/api --no-dev
+  depimage plan --output json
+
+exit codes: 0 success, 1 failure (registry, builder), 2 bad input (project files, options).
+"""
+
+
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("what shapes the image (all part of the hash)")
+    g.add_argument("--base-image", metavar="REF",
+                   help="image to install into (default: python:X.Y-slim, X.Y from .python-version, "
+                        "else the lower bound of requires-python, else 3.12)")
+    g.add_argument("--uv-version", metavar="X.Y.Z", help="uv used in the image (default: the uv on PATH)")
+    g.add_argument("--uv-image", metavar="REF",
+                   help="image the uv binary is copied from (default: ghcr.io/astral-sh/uv:<uv-version>)")
+    g.add_argument("--no-dev", action="store_true", help="leave out the dev dependency group")
+    g.add_argument("--group", action="append", default=[], metavar="NAME", help="add a dependency group (repeatable)")
+    g.add_argument("--extra", action="append", default=[], metavar="NAME", help="add an extra (repeatable)")
+    g.add_argument("--all-extras", action="store_true", help="add every extra")
+    g.add_argument("--all-groups", action="store_true", help="add every dependency group")
+    g.add_argument("--no-default-groups", action="store_true", help="leave out the default groups")
+    g.add_argument("--package", metavar="NAME", help="install the dependencies of this workspace member only")
+    g.add_argument("--platform", action="append", default=[], metavar="OS/ARCH",
+                   help="target platform(s), e.g. linux/amd64,linux/arm64 (repeatable)")
+    g.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment for `uv sync` in the build, e.g. UV_INDEX_STRATEGY=unsafe-best-match "
+                        "(visible in the image history: never a secret)")
+    g.add_argument("--secret", action="append", default=[], metavar="ID[=ENV_OR_FILE]",
+                   help="a BuildKit secret exported to `uv sync` as variable ID, e.g. "
+                        "UV_INDEX_PRIVATE_PASSWORD; its value comes from the environment variable or file "
+                        "named after =, or from the variable ID itself; never stored in the image")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="depimage", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"depimage {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("recipe", help="write the dependency recipe", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Write the reduced pyproject.toml files and the masked uv.lock into --out,\n"
+                                   "laid out as in the project, so that `uv sync --frozen --no-install-local` there\n"
+                                   "installs exactly the project's third-party packages.",
+                       epilog="example (a planner stage of a Dockerfile):\n"
+                              "  RUN depimage recipe /src --out /recipe\n"
+                              "then, in the dependency stage:\n"
+                              "  COPY --from=planner /recipe /app\n"
+                              "  RUN uv sync --frozen --no-install-local --no-dev")
+    p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="new or empty folder to write to")
+    p.add_argument("--force", action="store_true", help="replace the contents of a non-empty --out")
+
+    p = sub.add_parser("hash", help="print the dependency-only hash",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Print the dependency-only hash (sha256) and its tag form.",
+                       epilog="example:\n  depimage hash --no-dev --json")
+    p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
+    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--json", action="store_true", help="print the hash, the tag, the options and the files hashed")
+    _image_options(p)
+    return parser
+
+
+def options_from_args(args: argparse.Namespace, project_root: Path, requires_python: str | None) -> ImageOptions:
+    """ImageOptions from the command line, with the documented defaults filled in."""
+    build_args = []
+    for item in args.build_arg:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--build-arg {item!r} is not NAME=VALUE")
+        build_args.append((name, value))
+    return ImageOptions(
+        base_image=args.base_image or default_base_image(project_root, requires_python),
+        uv_version=args.uv_version or installed_uv_version(),
+        uv_image=args.uv_image or "",
+        no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra),
+        all_extras=args.all_extras, all_groups=args.all_groups, no_default_groups=args.no_default_groups,
+        package=args.package,
+        platforms=tuple(p for item in args.platform for p in item.split(",") if p),
+        build_args=tuple(build_args),
+        secret_ids=tuple(parse_secret(s)[0] for s in args.secret),
+    )
+
+
+def parse_secret(spec: str) -> tuple[str, str]:
+    """ID[=ENV_OR_FILE] or buildx's id=ID,env=VAR / id=ID,src=FILE → (id, buildx --secret value)."""
+    if spec.startswith("id="):
+        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        sid = fields.get("id", "")
+        if "env" in fields:
+            return sid, f"id={sid},env={fields['env']}"
+        if "src" in fields or "source" in fields:
+            return sid, f"id={sid},src={fields.get('src') or fields['source']}"
+        return sid, f"id={sid},env={sid}"
+    sid, _, source = spec.partition("=")
+    source = source or sid
+    if os.environ.get(source) is not None:
+        return sid, f"id={sid},env={source}"
+    if Path(source).is_file():
+        return sid, f"id={sid},src={source}"
+    raise InputError(f"secret {sid!r}: no environment variable or file named {source!r}",
+                     hint="set the variable (e.g. from your CI's secret store) or name a file that holds the value")
+
+
+def _prepared(args: argparse.Namespace) -> Prepared:
+    project = read_project(args.project_dir)
+    requires_python = project.pyprojects[0].data.get("project", {}).get("requires-python")
+    options = options_from_args(args, project.root, requires_python)
+    return prepare(args.project_dir, options, project=project)
+
+
+def cmd_recipe(args: argparse.Namespace) -> int:
+    project = read_project(args.project_dir)
+    from .recipe import build_recipe
+
+    recipe = build_recipe(project)
+    write_recipe(recipe, args.out, project.root, force=args.force)
+    print(f"wrote {len(recipe.files)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_hash(args: argparse.Namespace) -> int:
+    prepared = _prepared(args)
+    if args.json:
+        import hashlib
+
+        print(json.dumps({
+            "hash": prepared.hash.hex,
+            "tag": prepared.hash.tag(args.tag_prefix),
+            "options": prepared.options.as_dict(),
+            "files": [{"path": p, "sha256": hashlib.sha256(c).hexdigest(), "size": len(c)}
+                      for p, c in prepared.recipe.files.items()],
+        }, indent=2))
+    else:
+        print(prepared.hash.hex)
+        print(prepared.hash.tag(args.tag_prefix))
+    return 0
+
+
+COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DepimageError as exc:
+        print(f"depimage: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The dependency-only hash: recipe files, image options, generated Dockerfile and the recipe format,
+each framed by length so that no two different inputs run together into the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from . import RECIPE_FORMAT
+from .options import ImageOptions
+from .recipe import FILE_MODE, Recipe
+
+TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository
+
+
+@dataclass(frozen=True)
+class DependencyHash:
+    """sha256 hex digest of everything that shapes the dependency image."""
+
+    hex: str
+
+    def tag(self, prefix: str = "deps-") -> str:
+        return f"{prefix}{self.hex[:TAG_HEX]}"
+
+
+def compute(recipe: Recipe, options: ImageOptions, dockerfile: str) -> DependencyHash:
+    """Same dependencies and options, same hash; anything that changes the image, a new one."""
+    h = hashlib.sha256()
+
+    def put(label: str, data: bytes) -> None:
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    put("format", str(RECIPE_FORMAT).encode())
+    put("options", json.dumps(options.as_dict(), sort_keys=True, separators=(",", ":")).encode())
+    put("dockerfile", dockerfile.encode())
+    for path, content in recipe.files.items():
+        put(f"file {path} {FILE_MODE:o}", content)
+    return DependencyHash(h.hexdigest())

@@ -1,0 +1,98 @@
+"""Real uv projects for the tests, made with the uv from PyPI, and a way to call depimage."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from depimage.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "realworld"
+UV_ENV = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1", "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def uv(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real uv; on failure show what it said."""
+    proc = subprocess.run(["uv", *args], cwd=cwd, capture_output=True, text=True, env={**UV_ENV, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"uv {' '.join(args)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """depimage in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(old)
+    return code, out.getvalue(), err.getvalue()
+
+
+def depimage(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """depimage as a user runs it: a separate process."""
+    proc = subprocess.run([sys.executable, "-m", "depimage", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"depimage {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def dep_hash(project: Path, *options: str) -> str:
+    code, out, err = cli("hash", str(project), "--uv-version", "0.13.9", *options)
+    assert code == 0, err
+    return out.split()[0]
+
+
+def export(project: Path) -> str:
+    """What uv would install for the project, as `uv export` lists it, local packages left out."""
+    return uv("export", "--frozen", "--no-emit-local", "--all-extras", "--all-groups", "--all-packages",
+              cwd=project).stdout
+
+
+def copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def make_app(where: Path) -> Path:
+    """A single application: two runtime dependencies, a dev group."""
+    where.mkdir(parents=True)
+    uv("init", "-q", "--app", "--name", "shop", ".", cwd=where)
+    uv("add", "-q", "--no-sync", "six", "idna", cwd=where)
+    uv("add", "-q", "--no-sync", "--dev", "iniconfig", cwd=where)
+    return where
+
+
+def make_workspace(where: Path) -> Path:
+    """Root app + library + packaged app depending on the library + a path dependency that is no member."""
+    where.mkdir(parents=True)
+    uv("init", "-q", "--app", "--name", "root", ".", cwd=where)
+    uv("init", "-q", "--lib", "packages/liba", cwd=where)
+    uv("init", "-q", "--package", "packages/appb", cwd=where)
+    uv("add", "-q", "--no-sync", "six", cwd=where / "packages/liba")
+    uv("add", "-q", "--no-sync", "liba", "idna", cwd=where / "packages/appb")
+    uv("init", "-q", "--lib", "--no-workspace", "libs/pathdep", cwd=where)
+    uv("add", "-q", "--no-sync", "certifi", cwd=where / "libs/pathdep")
+    uv("add", "-q", "--no-sync", "--no-workspace", "./libs/pathdep", cwd=where)
+    uv("add", "-q", "--no-sync", "appb", cwd=where)
+    return where
