@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .ensure import ensure, source_labels
 from .errors import DepimageError, InputError
 from .options import ImageOptions, default_base_image, installed_uv_version
 from .prepare import Prepared, prepare
 from .project import read_project
-from .recipe import write_recipe
+from .recipe import build_recipe, write_recipe
+from .registry import Credentials, ImageName, docker_config_credentials, parse_image_name
 
 DESCRIPTION = """\
 Never reinstall a uv project's third-party dependencies when they did not change.
@@ -93,6 +96,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
     p.add_argument("--json", action="store_true", help="print the hash, the tag, the options and the files hashed")
     _image_options(p)
+    p = sub.add_parser("ensure", help="make sure the dependency image exists: check, build and push if missing",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Compute the hash, ask the registry for REGISTRY/NAME:<prefix><hash> with one request,\n"
+                                   "and only when it is missing build the dependency image with docker buildx and push it.\n"
+                                   "Prints the reference to build FROM.",
+                       epilog="credentials:\n"
+                              "  --registry-username U, and the password in $DEPIMAGE_REGISTRY_PASSWORD or on stdin\n"
+                              "  (--registry-password-stdin); without them, what `docker login` stored is used.\n"
+                              "\nexamples:\n"
+                              "  depimage ensure --image ghcr.io/acme/api --no-dev\n"
+                              "  echo \"$TOKEN\" | depimage ensure --image ghcr.io/acme/api --registry-username bot \\\n"
+                              "      --registry-password-stdin --secret UV_INDEX_PRIVATE_PASSWORD --output json\n"
+                              "  depimage ensure --image local/api --no-push      # local engine only, no registry")
+    p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
+    p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="where the image lives, without a tag")
+    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
+                   help="default: $DEPIMAGE_REGISTRY_USERNAME")
+    p.add_argument("--registry-password-stdin", action="store_true",
+                   help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
+    p.add_argument("--insecure-registry", action="store_true",
+                   help="plain http to the registry (always so for localhost and 127.0.0.1)")
+    p.add_argument("--no-push", action="store_true", help="check and build in the local engine only")
+    p.add_argument("--network", metavar="MODE", help="network for RUN steps in the build, e.g. host")
+    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _image_options(p)
     return parser
 
 
@@ -146,8 +175,6 @@ def _prepared(args: argparse.Namespace) -> Prepared:
 
 def cmd_recipe(args: argparse.Namespace) -> int:
     project = read_project(args.project_dir)
-    from .recipe import build_recipe
-
     recipe = build_recipe(project)
     write_recipe(recipe, args.out, project.root, force=args.force)
     print(f"wrote {len(recipe.files)} files to {args.out}", file=sys.stderr)
@@ -157,8 +184,6 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 def cmd_hash(args: argparse.Namespace) -> int:
     prepared = _prepared(args)
     if args.json:
-        import hashlib
-
         print(json.dumps({
             "hash": prepared.hash.hex,
             "tag": prepared.hash.tag(args.tag_prefix),
@@ -172,7 +197,40 @@ def cmd_hash(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash}
+def registry_credentials(args: argparse.Namespace, image: ImageName) -> Credentials | None:
+    """Explicit credentials (password never from argv), else what `docker login` stored."""
+    password = sys.stdin.readline().rstrip("\n") if args.registry_password_stdin \
+        else os.environ.get("DEPIMAGE_REGISTRY_PASSWORD")
+    if args.registry_username:
+        if not password:
+            raise InputError(f"--registry-username {args.registry_username!r} given without a password",
+                             hint="put it in $DEPIMAGE_REGISTRY_PASSWORD or pass --registry-password-stdin")
+        return Credentials(args.registry_username, password)
+    if password:
+        raise InputError("a registry password was given without --registry-username")
+    return docker_config_credentials(image)
+
+
+def cmd_ensure(args: argparse.Namespace) -> int:
+    image = parse_image_name(args.image)
+    secrets = tuple(parse_secret(s)[1] for s in args.secret)
+    credentials = registry_credentials(args, image)
+    prepared = _prepared(args)
+    status = lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    status(f"dependency hash {prepared.hash.hex[:24]}")
+    result = ensure(prepared, image, tag_prefix=args.tag_prefix, push=not args.no_push, credentials=credentials,
+                    insecure=args.insecure_registry, secrets=secrets, network=args.network,
+                    labels=source_labels(prepared.project.root, dict(os.environ)),
+                    on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True), on_status=status)
+    if args.output == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"image: {result.image}\ndigest: {result.digest}\nhash: {result.hash}\n"
+              f"cache-hit: {str(result.cache_hit).lower()}\nbuilt: {str(result.built).lower()}")
+    return 0
+
+
+COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,116 @@
+"""Driving the builder: `docker buildx build` (BuildKit) of the generated Dockerfile with only the recipe
+as context, pushed to the registry or loaded into the local engine."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import DepimageError
+from .prepare import Prepared
+from .recipe import write_recipe
+from .registry import Credentials, ImageName
+
+TAIL_LINES = 40
+
+
+class BuildError(DepimageError):
+    """The builder failed; the message carries its last lines."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    prepared: Prepared
+    image: ImageName
+    tag: str
+    push: bool
+    secrets: tuple[str, ...] = ()  # buildx --secret values (id=..,env=.. or id=..,src=..): never the value itself
+    network: str | None = None
+    credentials: Credentials | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # DEPIMAGE_SOURCE, DEPIMAGE_REVISION
+
+
+def docker() -> str:
+    found = shutil.which("docker")
+    if not found:
+        raise BuildError("no `docker` command on PATH", hint="install the Docker CLI with the buildx plugin")
+    return found
+
+
+def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
+    """Build (and push, or load) request.image:request.tag; raise BuildError with the builder's last lines."""
+    prepared = request.prepared
+    with tempfile.TemporaryDirectory(prefix="depimage-build-") as tmp:
+        context = Path(tmp) / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(prepared.dockerfile)
+        write_recipe(prepared.recipe, context / "recipe", prepared.project.root)
+        cmd = [docker(), "buildx", "build", "--progress=plain", "--file", str(context / "Dockerfile"),
+               "--tag", request.image.ref(request.tag), "--push" if request.push else "--load"]
+        if prepared.options.platforms:
+            cmd += ["--platform", ",".join(prepared.options.platforms)]
+        if request.network:
+            cmd += ["--network", request.network]
+        for name, value in prepared.options.build_args:
+            cmd += ["--build-arg", f"{name}={value}"]
+        labels = {"DEPIMAGE_HASH": prepared.hash.hex, **request.labels}
+        for name, value in labels.items():
+            cmd += ["--build-arg", f"{name}={value}"]
+        for secret in request.secrets:
+            cmd += ["--secret", secret]
+        cmd.append(str(context))
+        env = dict(os.environ)
+        if request.credentials:
+            env["DOCKER_CONFIG"] = _docker_config(Path(tmp), request.image, request.credentials)
+        _run(cmd, env, on_line)
+
+
+def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> None:
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                errors="replace")
+    except OSError as exc:
+        raise BuildError(f"cannot start docker: {exc}") from exc
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        tail.append(line)
+        on_line(line)
+    code = proc.wait()
+    if code != 0:
+        last = "\n".join(f"    {t}" for t in tail)
+        raise BuildError(f"docker buildx build failed (exit code {code}); its last lines:\n{last}",
+                         hint="nothing was pushed; fix the cause above and run again")
+
+
+def _docker_config(tmp: Path, image: ImageName, credentials: Credentials) -> str:
+    """A private DOCKER_CONFIG holding just these credentials, for the push: the user's own config is
+    neither read for secrets nor written to. Plugins and builder settings are linked in, so buildx works."""
+    config_dir = tmp / "docker-config"
+    config_dir.mkdir(mode=0o700)
+    auth = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+    fd = os.open(config_dir / "config.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"auths": {image.auth_host: {"auth": auth}}}, fh)
+    original = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for name in ("cli-plugins", "buildx", "contexts"):
+        if (original / name).exists():
+            (config_dir / name).symlink_to(original / name)
+    return str(config_dir)
+
+
+def local_image_id(ref: str) -> str | None:
+    """The ID of ref in the local engine, or None."""
+    proc = subprocess.run([docker(), "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None

@@ -1,0 +1,76 @@
+"""`ensure`: the dependency image for this hash exists afterwards. One registry check; a build and push
+only when it is missing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from .builder import BuildRequest, build, local_image_id
+from .errors import DepimageError
+from .prepare import Prepared
+from .registry import Credentials, ImageName, Registry
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    """What the caller needs next: the reference to build FROM, and what happened."""
+
+    image: str
+    tag: str
+    digest: str
+    hash: str
+    cache_hit: bool
+    built: bool
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def ensure(prepared: Prepared, image: ImageName, *, tag_prefix: str = "deps-", push: bool = True,
+           credentials: Credentials | None = None, insecure: bool = False, secrets: tuple[str, ...] = (),
+           network: str | None = None, labels: dict[str, str] | None = None,
+           on_line: Callable[[str], None] = lambda line: None,
+           on_status: Callable[[str], None] = lambda msg: None) -> EnsureResult:
+    """Check, and build only on a miss. With push=False the local engine stands in for the registry."""
+    started = time.monotonic()
+    tag = prepared.hash.tag(tag_prefix)
+    ref = image.ref(tag)
+    registry = Registry(image, credentials, insecure=insecure) if push else None
+
+    found = registry.manifest_digest(tag) if registry else local_image_id(ref)
+    if found:
+        on_status(f"{ref} exists: cache hit, nothing to build")
+        return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+
+    on_status(f"{ref} is missing: building{' and pushing' if push else ''}")
+    build(BuildRequest(prepared, image, tag, push, secrets, network, credentials, labels or {}), on_line)
+    digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
+    if not digest:
+        raise DepimageError(f"the build reported success but {ref} is not there")
+    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started)
+
+
+def source_labels(project_root: Path, env: dict[str, str]) -> dict[str, str]:
+    """OCI source and revision: from GitHub's variables, else from git; credentials in URLs removed."""
+    source = ""
+    revision = env.get("GITHUB_SHA", "")
+    if env.get("GITHUB_REPOSITORY"):
+        source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
+    if not source or not revision:
+        def git(*args: str) -> str:
+            try:
+                proc = subprocess.run(["git", "-C", str(project_root), *args], capture_output=True, text=True,
+                                      timeout=10)
+            except (OSError, subprocess.SubprocessError):
+                return ""
+            return proc.stdout.strip() if proc.returncode == 0 else ""
+        source = source or git("config", "--get", "remote.origin.url")
+        revision = revision or git("rev-parse", "HEAD")
+    source = re.sub(r"^(\w+://)[^/@]*@", r"\1", source)  # https://user:token@host/... -> https://host/...
+    return {"DEPIMAGE_SOURCE": source, "DEPIMAGE_REVISION": revision}
