@@ -35,3 +35,39 @@ def app(app_template, tmp_path) -> Path:
 @pytest.fixture
 def workspace(workspace_template, tmp_path) -> Path:
     return copy(workspace_template, tmp_path / "workspace")
+
+
+# ---- the real parts, started by tests/run (tests/sandbox.sh) --------------------------------------
+
+@pytest.fixture(scope="session")
+def sandbox() -> dict[str, str]:
+    """The Docker engine, registries and base image of tests/sandbox.sh. Missing ones fail the test, never
+    skip it: an end-to-end test that quietly does not run hides a broken CI."""
+    import os
+
+    keys = ["DOCKER_HOST", "DEPIMAGE_TEST_REGISTRY", "DEPIMAGE_TEST_AUTH_REGISTRY", "DEPIMAGE_TEST_AUTH_USER",
+            "DEPIMAGE_TEST_AUTH_PASSWORD", "DEPIMAGE_TEST_BASE_IMAGE"]
+    missing = [k for k in keys if not os.environ.get(k)]
+    if missing:
+        pytest.fail(f"the real parts are not running ({', '.join(missing)} unset): run the tests with tests/run")
+    return {k: os.environ[k] for k in keys}
+
+
+@pytest.fixture(scope="session")
+def uv_image(sandbox, tmp_path_factory) -> str:
+    """local/uv:<version>: the uv binaries from the uv wheel, laid out like ghcr.io/astral-sh/uv (no pulls here)."""
+    import shutil
+    import subprocess
+
+    import uv as uv_package
+
+    version = subprocess.run([uv_package.find_uv_bin(), "--version"], capture_output=True, text=True,
+                             check=True).stdout.split()[1]
+    ref = f"local/uv:{version}"
+    ctx = tmp_path_factory.mktemp("uv-image")
+    binary = Path(uv_package.find_uv_bin())
+    shutil.copy(binary, ctx / "uv")
+    shutil.copy(binary.parent / "uvx", ctx / "uvx")
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY uv uvx /\n")
+    subprocess.run(["docker", "build", "-q", "--network=host", "-t", ref, str(ctx)], check=True, capture_output=True)
+    return ref

@@ -1,0 +1,154 @@
+"""`depimage ensure` end to end: real dockerd + BuildKit, real Distribution registries, real uv."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+import pytest
+
+from e2e import docker, ensure, registry_tags
+from helpers import REPO, uv
+from pyindex import build_wheel, serve, use_private_index
+
+pytestmark = pytest.mark.e2e
+REPOSITORY = "e2e/app"
+
+
+def test_build_then_cache_hit_after_bump_then_rebuild_after_add(app, sandbox, uv_image):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    image = f"{registry}/{REPOSITORY}"
+
+    first, proc = ensure(app, sandbox, uv_image, image, "--no-dev")
+    assert first["built"] is True and first["cache_hit"] is False
+    assert first["tag"] in registry_tags(registry, REPOSITORY)
+    assert first["digest"].startswith("sha256:")
+    assert "uv sync --frozen --no-install-local --no-dev" in proc.stderr  # the builder's output was shown
+
+    uv("version", "--bump", "patch", "--no-sync", cwd=app)
+    second, proc = ensure(app, sandbox, uv_image, image, "--no-dev")
+    assert second["cache_hit"] is True and second["built"] is False
+    assert (second["image"], second["digest"]) == (first["image"], first["digest"])
+    assert "buildx" not in proc.stderr and "#1" not in proc.stderr  # nothing was built
+
+    uv("add", "-q", "--no-sync", "iniconfig", cwd=app)
+    third, _ = ensure(app, sandbox, uv_image, image, "--no-dev")
+    assert third["built"] is True and third["hash"] != first["hash"]
+    assert third["tag"] in registry_tags(registry, REPOSITORY)
+    listing = docker("run", "--rm", "--network=none", third["image"], "uv", "pip", "list").stdout
+    assert "iniconfig" in listing and "six" in listing and "shop" not in listing
+
+
+def test_app_image_installs_only_the_project(app, sandbox, uv_image, tmp_path):
+    """The downstream pattern of the README and examples/Dockerfile."""
+    (app / "src/shop/__init__.py").write_text(
+        "def main() -> None:\n    import idna, six\n    print('shop runs with', six.__name__, idna.__name__)\n")
+    result, _ = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/{REPOSITORY}", "--no-dev")
+    build = docker("buildx", "build", "--progress=plain", "--network=host", "--load", "-t", "e2e/shop:app",
+                   "--build-arg", f"DEPS_IMAGE={result['image']}", "-f", str(REPO / "examples/Dockerfile"), str(app))
+    changes = [line.split("+ ", 1)[1].split()[0] for line in build.stderr.splitlines() if " + " in line and "==" in line]
+    assert changes == ["shop==0.1.0"], build.stderr  # the project, and no third-party package
+    assert "Downloading six" not in build.stderr and "Downloading idna" not in build.stderr
+    run = docker("run", "--rm", "--network=none", "e2e/shop:app", "shop")
+    assert run.stdout.strip() == "shop runs with six idna"
+
+
+def test_registry_down(app, sandbox, uv_image):
+    image = "127.0.0.1:9/e2e/down"  # the discard port: nothing listens there
+    result, proc = ensure(app, sandbox, uv_image, image, check=False)
+    assert proc.returncode == 1
+    assert "registry http://127.0.0.1:9 is unavailable" in proc.stderr and "Connection refused" in proc.stderr
+    assert "#1" not in proc.stderr  # no build was started
+    assert docker("image", "ls", "-q", "127.0.0.1:9/e2e/down").stdout.strip() == ""
+
+
+def test_auth_registry_right_and_wrong_password(app, sandbox, uv_image):
+    registry = sandbox["DEPIMAGE_TEST_AUTH_REGISTRY"]
+    user, password = sandbox["DEPIMAGE_TEST_AUTH_USER"], sandbox["DEPIMAGE_TEST_AUTH_PASSWORD"]
+    image = f"{registry}/{REPOSITORY}"
+    good = {"DEPIMAGE_REGISTRY_PASSWORD": password}
+    first, proc = ensure(app, sandbox, uv_image, image, "--registry-username", user, env=good)
+    assert first["built"] is True
+    assert first["tag"] in registry_tags(registry, REPOSITORY, auth=(user, password))
+    again, _ = ensure(app, sandbox, uv_image, image, "--registry-username", user, env=good)
+    assert again["cache_hit"] is True
+
+    wrong = "not-the-password-41"
+    _, proc = ensure(app, sandbox, uv_image, image, "--registry-username", user,
+                     env={"DEPIMAGE_REGISTRY_PASSWORD": wrong}, check=False)
+    assert proc.returncode == 1
+    assert f"refused user '{user}'" in proc.stderr and "401" in proc.stderr
+    assert wrong not in proc.stderr + proc.stdout
+
+    _, proc = ensure(app, sandbox, uv_image, image, check=False, env={"DOCKER_CONFIG": str(app)})
+    assert proc.returncode == 1 and "refused anonymous access" in proc.stderr
+
+
+def test_private_index_secret_used_and_not_kept(app, sandbox, uv_image, tmp_path):
+    password = "s3cret-index-token-7731"
+    index = serve(build_wheel(tmp_path / "wheel"), user="reader", password=password)
+    try:
+        use_private_index(app, index)
+        env = {"UV_INDEX_PRIVATE_USERNAME": "reader", "UV_INDEX_PRIVATE_PASSWORD": password}
+        result, proc = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/{REPOSITORY}",
+                              "--secret", "UV_INDEX_PRIVATE_USERNAME", "--secret", "UV_INDEX_PRIVATE_PASSWORD",
+                              env=env)
+    finally:
+        index.stop()
+    assert result["built"] is True
+    assert any(path.startswith("/files/privpkg") for path in index.requests)  # uv fetched it, with the secret
+    assert password not in proc.stdout + proc.stderr
+    ref = result["image"]
+    origin = docker("run", "--rm", "--network=none", ref, "python", "-c", "import privpkg; print(privpkg.ORIGIN)")
+    assert origin.stdout.strip() == "private index"
+    history = docker("history", "--no-trunc", ref).stdout
+    assert "UV_INDEX_PRIVATE_PASSWORD" in history and password not in history
+    inspect = docker("image", "inspect", ref).stdout
+    assert password not in inspect
+    saved = subprocess.run(["docker", "save", ref], capture_output=True, check=True).stdout
+    assert len(saved) > 10_000_000 and password.encode() not in saved
+
+
+def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "certifi", cwd=app)  # a hash no other test makes
+    results: list = [None, None]
+
+    def run(i: int) -> None:
+        results[i] = ensure(app, sandbox, uv_image, f"{registry}/e2e/race", check=False)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for data, proc in results:
+        assert proc.returncode == 0, proc.stderr
+    refs = {data["image"] for data, _ in results}
+    assert len(refs) == 1
+    ref = refs.pop()
+    docker("image", "rm", ref)
+    docker("pull", ref)  # the tag ends on a complete image
+    assert "certifi" in docker("run", "--rm", "--network=none", ref, "uv", "pip", "list").stdout
+
+
+def test_failed_build_leaves_no_tag_and_shows_the_builder(app, sandbox, uv_image):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    proc = subprocess.run(
+        ["depimage", "ensure", str(app), "--image", f"{registry}/e2e/broken", "--base-image", "local/no-such-base:1",
+         "--uv-version", "0.13.9", "--uv-image", uv_image, "--network", "host"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "docker buildx build failed" in proc.stderr and "its last lines" in proc.stderr
+    assert "no-such-base" in proc.stderr.split("its last lines")[1]
+    assert registry_tags(registry, "e2e/broken") == []
+
+
+def test_no_push_builds_in_the_local_engine(app, sandbox, uv_image):
+    uv("add", "-q", "--no-sync", "packaging", cwd=app)
+    first, _ = ensure(app, sandbox, uv_image, "local/e2e-nopush", "--no-push")
+    assert first["built"] is True and first["digest"].startswith("sha256:")
+    second, _ = ensure(app, sandbox, uv_image, "local/e2e-nopush", "--no-push")
+    assert second["cache_hit"] is True and second["digest"] == first["digest"]
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", first["image"]).stdout)
+    assert labels["dev.depimage.hash"] == first["hash"]
