@@ -8,15 +8,17 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .ensure import ensure, source_labels
 from .errors import DepimageError, InputError
 from .options import ImageOptions, default_base_image, installed_uv_version
 from .prepare import Prepared, prepare
 from .project import read_project
 from .recipe import build_recipe, write_recipe
-from .registry import Credentials, ImageName, docker_config_credentials, parse_image_name
+
+if TYPE_CHECKING:
+    from .registry import Credentials, ImageName
 
 DESCRIPTION = """\
 Never reinstall a uv project's third-party dependencies when they did not change.
@@ -177,7 +179,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     project = read_project(args.project_dir)
     recipe = build_recipe(project)
     write_recipe(recipe, args.out, project.root, force=args.force)
-    print(f"wrote {len(recipe.files)} files to {args.out}", file=sys.stderr)
+    print(f"wrote {len(recipe.files())} files to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -189,7 +191,7 @@ def cmd_hash(args: argparse.Namespace) -> int:
             "tag": prepared.hash.tag(args.tag_prefix),
             "options": prepared.options.as_dict(),
             "files": [{"path": p, "sha256": hashlib.sha256(c).hexdigest(), "size": len(c)}
-                      for p, c in prepared.recipe.files.items()],
+                      for p, c in prepared.recipe.files().items()],
         }, indent=2))
     else:
         print(prepared.hash.hex)
@@ -197,8 +199,10 @@ def cmd_hash(args: argparse.Namespace) -> int:
     return 0
 
 
-def registry_credentials(args: argparse.Namespace, image: ImageName) -> Credentials | None:
+def registry_credentials(args: argparse.Namespace, image: "ImageName") -> "Credentials | None":
     """Explicit credentials (password never from argv), else what `docker login` stored."""
+    from .registry import Credentials, docker_config_credentials
+
     password = sys.stdin.readline().rstrip("\n") if args.registry_password_stdin \
         else os.environ.get("DEPIMAGE_REGISTRY_PASSWORD")
     if args.registry_username:
@@ -212,6 +216,10 @@ def registry_credentials(args: argparse.Namespace, image: ImageName) -> Credenti
 
 
 def cmd_ensure(args: argparse.Namespace) -> int:
+    # The registry client (requests) loads here, not at start-up: `hash` and `recipe` never need it.
+    from .ensure import ensure, source_labels
+    from .registry import parse_image_name
+
     image = parse_image_name(args.image)
     secrets = tuple(parse_secret(s)[1] for s in args.secret)
     credentials = registry_credentials(args, image)

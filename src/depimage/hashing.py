@@ -35,6 +35,6 @@ def compute(recipe: Recipe, options: ImageOptions, dockerfile: str) -> Dependenc
     put("format", str(RECIPE_FORMAT).encode())
     put("options", json.dumps(options.as_dict(), sort_keys=True, separators=(",", ":")).encode())
     put("dockerfile", dockerfile.encode())
-    for path, content in recipe.files.items():
+    for path, content in recipe.canonical_items():
         put(f"file {path} {FILE_MODE:o}", content)
     return DependencyHash(h.hexdigest())

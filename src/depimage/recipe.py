@@ -7,14 +7,13 @@ the step that installs dependencies, so that step's cache survives releases and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomlkit
 
 from . import MASKED_VERSION
 from .errors import InputError, line_of
@@ -30,25 +29,37 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 
 @dataclass(frozen=True)
 class Recipe:
-    """Recipe files by POSIX path relative to the project root, in sorted order."""
+    """The reduced pyproject data and the verbatim files (masked uv.lock, .python-version, uv.toml),
+    by POSIX path relative to the project root."""
 
-    files: dict[str, bytes]
+    pyprojects: dict[str, dict]
+    verbatim: dict[str, bytes]
+
+    def files(self) -> dict[str, bytes]:
+        """Every file as written to disk, in sorted order. Rendering TOML needs tomlkit, which is loaded
+        only here: `hash` does not need it (see canonical_items), and it is most of the start-up time."""
+        import tomlkit
+
+        rendered = {path: tomlkit.dumps(data).encode() for path, data in self.pyprojects.items()}
+        return dict(sorted({**rendered, **self.verbatim}.items()))
+
+    def canonical_items(self) -> list[tuple[str, bytes]]:
+        """What the hash covers: one canonical form per file, equal exactly when the files are equal."""
+        items = [(p, json.dumps(d, sort_keys=True, separators=(",", ":"), default=str).encode())
+                 for p, d in self.pyprojects.items()]
+        return sorted(items + list(self.verbatim.items()))
 
 
 def build_recipe(project: Project) -> Recipe:
     """Reduce every pyproject.toml, mask local versions in uv.lock, and check the lock is not stale."""
     _check_not_stale(project)
-    files: dict[str, bytes] = {}
-    for pp in project.pyprojects:
-        files[pp.relpath] = reduce_pyproject(pp.data).encode()
-    files["uv.lock"] = project.lock.masked.encode()
-    for name, content in project.extra_files.items():
-        files[name] = content
-    return Recipe(files=dict(sorted(files.items())))
+    verbatim = {"uv.lock": project.lock.masked.encode(), **project.extra_files}
+    return Recipe(pyprojects={pp.relpath: reduce_pyproject(pp.data) for pp in project.pyprojects},
+                  verbatim=verbatim)
 
 
-def reduce_pyproject(data: dict) -> str:
-    """What decides installation, in one canonical TOML form: key order, comments and layout drop out."""
+def reduce_pyproject(data: dict) -> dict:
+    """What decides installation, with tables in sorted order: key order, comments and layout drop out."""
     out: dict = {}
     project = data.get("project")
     if isinstance(project, dict):
@@ -62,7 +73,7 @@ def reduce_pyproject(data: dict) -> str:
     uv = data.get("tool", {}).get("uv")
     if uv is not None:
         out["tool"] = {"uv": uv}
-    return tomlkit.dumps(_sorted_tables(out))
+    return _sorted_tables(out)
 
 
 def _sorted_tables(value):
@@ -90,7 +101,7 @@ def write_recipe(recipe: Recipe, out: Path, project_root: Path, *, force: bool =
     out_abs.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_abs.name}.", dir=out_abs.parent))
     try:
-        for rel, content in recipe.files.items():
+        for rel, content in recipe.files().items():
             target = tmp / rel
             for parent in reversed(target.relative_to(tmp).parents[:-1]):
                 d = tmp / parent
