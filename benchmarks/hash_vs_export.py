@@ -26,7 +26,8 @@ PACKAGES = ["apache-airflow", "apache-airflow-providers-amazon", "apache-airflow
 
 
 def make_project() -> None:
-    if (BIG / "uv.lock").is_file() and (BIG / "packages.txt").read_text() == " ".join(PACKAGES):
+    marker = BIG / "packages.txt"
+    if (BIG / "uv.lock").is_file() and marker.is_file() and marker.read_text() == " ".join(PACKAGES):
         return
     shutil.rmtree(BIG, ignore_errors=True)
     BIG.mkdir(parents=True, exist_ok=True)

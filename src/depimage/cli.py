@@ -217,7 +217,7 @@ def registry_credentials(args: argparse.Namespace, image: "ImageName") -> "Crede
 
 def cmd_ensure(args: argparse.Namespace) -> int:
     # The registry client (requests) loads here, not at start-up: `hash` and `recipe` never need it.
-    from .ensure import ensure, source_labels
+    from .ensure import ensure
     from .registry import parse_image_name
 
     image = parse_image_name(args.image)
@@ -228,7 +228,6 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     status(f"dependency hash {prepared.hash.hex[:24]}")
     result = ensure(prepared, image, tag_prefix=args.tag_prefix, push=not args.no_push, credentials=credentials,
                     insecure=args.insecure_registry, secrets=secrets, network=args.network,
-                    labels=source_labels(prepared.project.root, dict(os.environ)),
                     on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True), on_status=status)
     if args.output == "json":
         print(json.dumps(result.as_dict(), indent=2))

@@ -3,6 +3,7 @@ only when it is missing."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -49,7 +50,9 @@ def ensure(prepared: Prepared, image: ImageName, *, tag_prefix: str = "deps-", p
         return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
 
     on_status(f"{ref} is missing: building{' and pushing' if push else ''}")
-    build(BuildRequest(prepared, image, tag, push, secrets, network, credentials, labels or {}), on_line)
+    if labels is None:  # git is asked only when there is something to label
+        labels = source_labels(prepared.project.root, dict(os.environ))
+    build(BuildRequest(prepared, image, tag, push, secrets, network, credentials, labels), on_line)
     digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
     if not digest:
         raise DepimageError(f"the build reported success but {ref} is not there")
