@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import copy, make_app, make_workspace  # noqa: E402
+from helpers import copy, make_app, make_monorepo, make_workspace  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,16 @@ def app_template(templates) -> Path:
 @pytest.fixture(scope="session")
 def workspace_template(templates) -> Path:
     return make_workspace(templates / "workspace")
+
+
+@pytest.fixture(scope="session")
+def monorepo_template(templates) -> Path:
+    return make_monorepo(templates / "monorepo")
+
+
+@pytest.fixture
+def monorepo(monorepo_template, tmp_path) -> Path:
+    return copy(monorepo_template, tmp_path / "monorepo")
 
 
 @pytest.fixture

@@ -96,3 +96,22 @@ def make_workspace(where: Path) -> Path:
     uv("add", "-q", "--no-sync", "--no-workspace", "./libs/pathdep", cwd=where)
     uv("add", "-q", "--no-sync", "appb", cwd=where)
     return where
+
+
+def make_monorepo(where: Path) -> Path:
+    """A workspace with three deployable members (api, worker, tool) and two shared libraries (core, db):
+    api uses core and db, worker uses core, tool uses neither."""
+    where.mkdir(parents=True)
+    uv("init", "-q", "--bare", "--name", "monorepo", ".", cwd=where)
+    with (where / "pyproject.toml").open("a") as fh:
+        fh.write('\n[tool.uv.workspace]\nmembers = ["libs/*", "apps/*"]\n')
+    for lib in ("core", "db"):
+        uv("init", "-q", "--lib", f"libs/{lib}", cwd=where)
+    for app in ("api", "worker", "tool"):
+        uv("init", "-q", "--package", f"apps/{app}", cwd=where)
+    uv("add", "-q", "--no-sync", "six", cwd=where / "libs/core")
+    uv("add", "-q", "--no-sync", "idna", cwd=where / "libs/db")
+    uv("add", "-q", "--no-sync", "core", "db", "iniconfig", cwd=where / "apps/api")
+    uv("add", "-q", "--no-sync", "core", cwd=where / "apps/worker")
+    uv("add", "-q", "--no-sync", "packaging", cwd=where / "apps/tool")
+    return where

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 from .errors import DepimageError, InputError
@@ -18,6 +19,7 @@ from .project import read_project
 from .recipe import build_recipe, write_recipe
 
 if TYPE_CHECKING:
+    from .ensure import EnsureResult
     from .registry import Credentials, ImageName
 
 DESCRIPTION = """\
@@ -124,6 +126,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network", metavar="MODE", help="network for RUN steps in the build, e.g. host")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     _image_options(p)
+
+    p = sub.add_parser("plan", help="list a repository's deployable targets with their hashes, as a CI matrix",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Find every uv project under REPO_DIR and its deployable targets ([tool.depimage]\n"
+                                   "targets, else workspace members with [project.scripts], else the lone project),\n"
+                                   "hash each on what `uv sync --package <member>` installs, and ask the registry\n"
+                                   "about all of them at once.",
+                       epilog="configuration, in the workspace root's pyproject.toml:\n"
+                              "  [tool.depimage]\n"
+                              '  image = "ghcr.io/acme/{name}-deps"\n'
+                              "  no-dev = true\n"
+                              "  [tool.depimage.targets.api]\n"
+                              '  package = "api"\n'
+                              "\nexamples:\n"
+                              "  depimage plan --image 'ghcr.io/acme/{name}' --output json\n"
+                              "  depimage plan --no-check            # hashes only, no registry")
+    p.add_argument("project_dir", nargs="?", default=".", metavar="REPO_DIR", help="default: .")
+    p.add_argument("--image", metavar="TEMPLATE", help="image name for targets without one; {name} is replaced")
+    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
+                   help="default: $DEPIMAGE_REGISTRY_USERNAME; password in $DEPIMAGE_REGISTRY_PASSWORD")
+    p.add_argument("--registry-password-stdin", action="store_true", help="read the registry password from stdin")
+    p.add_argument("--insecure-registry", action="store_true", help="plain http to the registry")
+    p.add_argument("--no-check", action="store_true", help="do not ask the registry")
+    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _image_options(p)
     return parser
 
 
@@ -168,7 +196,7 @@ def parse_secret(spec: str) -> tuple[str, str]:
                      hint="set the variable (e.g. from your CI's secret store) or name a file that holds the value")
 
 
-def _prepared(args: argparse.Namespace) -> Prepared:
+def prepared_from_args(args: argparse.Namespace) -> Prepared:
     project = read_project(args.project_dir)
     requires_python = project.pyprojects[0].data.get("project", {}).get("requires-python")
     options = options_from_args(args, project.root, requires_python)
@@ -184,7 +212,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 
 
 def cmd_hash(args: argparse.Namespace) -> int:
-    prepared = _prepared(args)
+    prepared = prepared_from_args(args)
     if args.json:
         print(json.dumps({
             "hash": prepared.hash.hex,
@@ -215,7 +243,9 @@ def registry_credentials(args: argparse.Namespace, image: "ImageName") -> "Crede
     return docker_config_credentials(image)
 
 
-def cmd_ensure(args: argparse.Namespace) -> int:
+def run_ensure(args: argparse.Namespace, on_line: Callable[[str], None],
+               on_status: Callable[[str], None]) -> "EnsureResult":
+    """`ensure` from parsed arguments; shared by the CLI and the action."""
     # The registry client (requests) loads here, not at start-up: `hash` and `recipe` never need it.
     from .ensure import ensure
     from .registry import parse_image_name
@@ -223,12 +253,16 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     image = parse_image_name(args.image)
     secrets = tuple(parse_secret(s)[1] for s in args.secret)
     credentials = registry_credentials(args, image)
-    prepared = _prepared(args)
-    status = lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    status(f"dependency hash {prepared.hash.hex[:24]}")
-    result = ensure(prepared, image, tag_prefix=args.tag_prefix, push=not args.no_push, credentials=credentials,
-                    insecure=args.insecure_registry, secrets=secrets, network=args.network,
-                    on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True), on_status=status)
+    prepared = prepared_from_args(args)
+    on_status(f"dependency hash {prepared.hash.hex[:24]}")
+    return ensure(prepared, image, tag_prefix=args.tag_prefix, push=not args.no_push, credentials=credentials,
+                  insecure=args.insecure_registry, secrets=secrets, network=args.network,
+                  on_line=on_line, on_status=on_status)
+
+
+def cmd_ensure(args: argparse.Namespace) -> int:
+    result = run_ensure(args, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
+                        on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
     if args.output == "json":
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -237,7 +271,41 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure}
+def plan_from_args(args: argparse.Namespace) -> list:
+    """`plan` from parsed arguments; shared by the CLI and the action."""
+    from .plan import plan
+
+    base = options_from_args(args, Path(args.project_dir), None)
+    if not args.base_image:  # the default depends on each project: plan.targets_of fills it in
+        base = dataclasses.replace(base, base_image="")
+    creds_cache: dict = {}
+
+    def credentials_for(image: "ImageName") -> "Credentials | None":
+        if image.host not in creds_cache:
+            creds_cache[image.host] = registry_credentials(args, image)
+        return creds_cache[image.host]
+
+    return plan(args.project_dir, base, image_template=args.image, tag_prefix=args.tag_prefix,
+                check=not args.no_check, credentials_for=credentials_for, insecure=args.insecure_registry)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import matrix
+
+    if args.registry_password_stdin:
+        os.environ["DEPIMAGE_REGISTRY_PASSWORD"] = sys.stdin.readline().rstrip("\n")
+        args.registry_password_stdin = False
+    targets = plan_from_args(args)
+    if args.output == "json":
+        print(json.dumps(matrix(targets), indent=2))
+    else:
+        for t in targets:
+            state = "not checked" if t.present is None else "present" if t.present else "missing"
+            print(f"{t.name:24} {t.image}:{t.tag}  {state}")
+    return 0
+
+
+COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import RECIPE_FORMAT
 from .options import ImageOptions
-from .recipe import FILE_MODE, Recipe
+from .recipe import FILE_MODE
 
 TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository
 
@@ -24,8 +24,9 @@ class DependencyHash:
         return f"{prefix}{self.hex[:TAG_HEX]}"
 
 
-def compute(recipe: Recipe, options: ImageOptions, dockerfile: str) -> DependencyHash:
-    """Same dependencies and options, same hash; anything that changes the image, a new one."""
+def compute(items: list[tuple[str, bytes]], options: ImageOptions, dockerfile: str) -> DependencyHash:
+    """Same dependencies and options, same hash; anything that changes the image, a new one.
+    items: the recipe's canonical files, or one member's closure of them (closure.closure_items)."""
     h = hashlib.sha256()
 
     def put(label: str, data: bytes) -> None:
@@ -35,6 +36,6 @@ def compute(recipe: Recipe, options: ImageOptions, dockerfile: str) -> Dependenc
     put("format", str(RECIPE_FORMAT).encode())
     put("options", json.dumps(options.as_dict(), sort_keys=True, separators=(",", ":")).encode())
     put("dockerfile", dockerfile.encode())
-    for path, content in recipe.canonical_items():
+    for path, content in items:
         put(f"file {path} {FILE_MODE:o}", content)
     return DependencyHash(h.hexdigest())

@@ -43,6 +43,12 @@ class Project:
     pyprojects: list[Pyproject]
     lock: Lock
     extra_files: dict[str, bytes]  # settings files at the root that change what uv installs
+    member_dirs: list[str]  # workspace members (not path dependencies), relative to the root
+
+    def workspace_members(self) -> list[Pyproject]:
+        """The root (when it is a project) and the workspace members: what `uv sync --package` accepts."""
+        dirs = {"", *self.member_dirs}
+        return [pp for pp in self.pyprojects if pp.dir in dirs and pp.name]
 
 
 def read_toml(path: Path) -> tuple[str, dict]:
@@ -80,7 +86,8 @@ def read_project(project_dir: Path | str) -> Project:
     root_pp = _read_pyproject(root, "pyproject.toml")
     lock = Lock.read(lock_path)
 
-    dirs = set(_workspace_members(root, root_pp))
+    members = _workspace_members(root, root_pp)
+    dirs = set(members)
     for pkg in lock.local.values():
         if pkg.kind == "path":
             continue  # a local archive: no pyproject to carry, and --no-install-local skips it
@@ -100,7 +107,7 @@ def read_project(project_dir: Path | str) -> Project:
             raise InputError("is a symlink; depimage reads only regular files inside the project", file=f)
         if f.is_file():
             extra[name] = f.read_bytes()
-    return Project(root=root, pyprojects=pyprojects, lock=lock, extra_files=extra)
+    return Project(root=root, pyprojects=pyprojects, lock=lock, extra_files=extra, member_dirs=members)
 
 
 def _read_pyproject(root: Path, relpath: str) -> Pyproject:

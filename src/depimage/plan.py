@@ -1,0 +1,170 @@
+"""`plan`: every deployable target of a repository, with its hash and whether the registry has its image,
+as a GitHub Actions matrix of what is missing.
+
+Targets are configured in the workspace root's pyproject.toml:
+
+    [tool.depimage]
+    image = "ghcr.io/acme/{name}-deps"   # {name} is the target's name
+    no-dev = true                        # defaults for every target: no-dev, extras, groups, base-image
+
+    [tool.depimage.targets.api]          # one table a target; without any, every member with
+    package = "api"                      # [project.scripts] is a target (a lone project: itself)
+    extras = ["postgres"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .closure import LockGraph
+from .errors import InputError, line_of
+from .options import ImageOptions, default_base_image
+from .prepare import prepare
+from .project import Project, read_project
+from .recipe import build_recipe
+
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "build", "dist"}
+TARGET_KEYS = {"package", "image", "no-dev", "extras", "groups", "base-image"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image to ensure: which project, which member, which options, which repository."""
+
+    name: str
+    project_dir: str  # relative to the planned folder
+    package: str | None
+    image: str  # REGISTRY/NAME
+    options: ImageOptions
+    hash: str = ""
+    tag: str = ""
+    present: bool | None = None
+
+    def as_matrix_entry(self) -> dict:
+        o = self.options
+        return {"name": self.name, "project-dir": self.project_dir, "package": self.package or "",
+                "image": self.image, "tag": self.tag, "ref": f"{self.image}:{self.tag}", "hash": self.hash,
+                "present": self.present, "no-dev": o.no_dev, "extras": ",".join(o.extras),
+                "groups": ",".join(o.groups), "base-image": o.base_image}
+
+
+def find_project_roots(repo_dir: Path) -> list[Path]:
+    """Every folder with pyproject.toml and uv.lock, hidden and build folders left out, sorted."""
+    roots = []
+    for here, dirs, files in os.walk(repo_dir):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        if "uv.lock" in files and "pyproject.toml" in files:
+            roots.append(Path(here))
+    return roots
+
+
+def targets_of(project: Project, rel_dir: str, base: ImageOptions, image_template: str | None) -> list[Target]:
+    """The targets one project root declares, or its sensible default."""
+    root = project.pyprojects[0]
+    config = root.data.get("tool", {}).get("depimage", {})
+    declared = config.get("targets")
+    members = project.workspace_members()
+    if declared is None:
+        with_scripts = [pp for pp in members if pp.data.get("project", {}).get("scripts")]
+        if with_scripts and len(members) > 1:
+            declared = {pp.name: {"package": pp.name} for pp in with_scripts}
+        elif len(members) == 1:
+            declared = {members[0].name: {}}  # a lone project: the whole of it
+        else:
+            declared = {}
+    template = config.get("image") or image_template
+    targets = []
+    for name, spec in declared.items():
+        unknown = set(spec) - TARGET_KEYS
+        if unknown:
+            raise InputError(f"[tool.depimage.targets.{name}] has unknown key(s) {', '.join(sorted(unknown))}",
+                             file=root.path, line=line_of(root.text, f"targets.{name}"),
+                             hint=f"known keys: {', '.join(sorted(TARGET_KEYS))}")
+        merged = {**{k: v for k, v in config.items() if k in TARGET_KEYS - {"image", "package"}}, **spec}
+        image = spec.get("image") or (_fill(template, name) if template else None)
+        if not image:
+            raise InputError(f"no image for target {name!r}", file=root.path,
+                             hint='set [tool.depimage] image = "REGISTRY/NAMESPACE/{name}", or pass --image')
+        options = dataclasses.replace(
+            base, package=spec.get("package"), no_dev=merged.get("no-dev", base.no_dev),
+            extras=tuple(merged.get("extras", base.extras)), groups=tuple(merged.get("groups", base.groups)),
+            base_image=merged.get("base-image") or base.base_image
+            or default_base_image(project.root, root.data.get("project", {}).get("requires-python")))
+        targets.append(Target(name, rel_dir, options.package, image, options))
+    return targets
+
+
+def _fill(template: str, name: str) -> str:
+    return template.replace("{name}", name) if "{name}" in template else f"{template}/{name}"
+
+
+def plan(repo_dir: Path | str, base: ImageOptions, *, image_template: str | None = None, tag_prefix: str = "deps-",
+         check: bool = True, credentials_for=None, insecure: bool = False) -> list[Target]:
+    """Hash every target, then ask the registry about all of them at once."""
+    repo = Path(repo_dir).resolve()
+    roots = find_project_roots(repo)
+    if not roots:
+        raise InputError("no uv project (pyproject.toml with uv.lock) found", file=repo_dir,
+                         hint="run `uv lock` in each project, or point plan at the repository root")
+    planned: list[Target] = []
+    for root in roots:
+        project = read_project(root)
+        recipe = build_recipe(project)
+        graph = None
+        rel = root.relative_to(repo).as_posix() if root != repo else "."
+        for target in targets_of(project, rel, base, image_template):
+            if target.package and graph is None:
+                graph = LockGraph(project.lock)
+            prepared = prepare(root, target.options, project=project, recipe=recipe, graph=graph)
+            planned.append(dataclasses.replace(target, hash=prepared.hash.hex, tag=prepared.hash.tag(tag_prefix)))
+    names = [t.name for t in planned]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"target name(s) {', '.join(dupes)} used twice", hint="give targets unique names")
+    if check:
+        planned = _check_all(planned, credentials_for, insecure)
+    return planned
+
+
+def _check_all(targets: list[Target], credentials_for, insecure: bool) -> list[Target]:
+    from .registry import Registry, parse_image_name
+
+    def one(target: Target) -> Target:
+        image = parse_image_name(target.image)
+        creds = credentials_for(image) if credentials_for else None
+        digest = Registry(image, creds, insecure=insecure).manifest_digest(target.tag)
+        return dataclasses.replace(target, present=digest is not None)
+
+    with ThreadPoolExecutor(max_workers=min(16, len(targets) or 1)) as pool:
+        return list(pool.map(one, targets))
+
+
+def matrix(targets: list[Target]) -> dict:
+    """strategy.matrix of the targets whose image is missing; all targets listed besides."""
+    missing = [t.as_matrix_entry() for t in targets if not t.present]
+    return {"matrix": {"include": missing}, "has-missing": bool(missing),
+            "targets": [t.as_matrix_entry() for t in targets]}
+
+
+def run_plan_for_action(args, env: dict[str, str], started: float) -> int:
+    """mode: plan in the action: the matrix and has-missing as outputs, a table in the summary."""
+    import json
+    import time
+
+    from . import workflow
+    from .cli import plan_from_args
+
+    targets = plan_from_args(args)
+    result = matrix(targets)
+    workflow.set_output("matrix", json.dumps(result["matrix"]), env)
+    workflow.set_output("has-missing", str(result["has-missing"]).lower(), env)
+    workflow.set_output("targets", json.dumps(result["targets"]), env)
+    rows = "".join(f"| {t.name} | `{t.image}:{t.tag}` | {'present' if t.present else 'missing'} |\n" for t in targets)
+    workflow.add_summary(f"### depimage plan\n\n| target | image | registry |\n|---|---|---|\n{rows}\n"
+                         f"{sum(not t.present for t in targets)} of {len(targets)} missing, "
+                         f"{time.monotonic() - started:.1f} s\n", env)
+    return 0

@@ -1,0 +1,114 @@
+"""`depimage plan` on a real uv workspace: per-member hashes that move only with what a member installs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from e2e import ensure
+from helpers import cli, depimage, uv
+
+APPS = ["api", "tool", "worker"]
+
+
+def plan_json(repo, *extra) -> dict:
+    code, out, err = cli("plan", str(repo), "--uv-version", "0.13.9", "--image", "registry.invalid/acme/{name}",
+                         "--no-check", "--output", "json", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def hashes(repo) -> dict[str, str]:
+    return {t["name"]: t["hash"] for t in plan_json(repo)["targets"]}
+
+
+def test_default_targets_are_members_with_scripts(monorepo):
+    targets = plan_json(monorepo)["targets"]
+    assert sorted(t["name"] for t in targets) == APPS
+    assert all(t["package"] == t["name"] and t["project-dir"] == "." for t in targets)
+    assert len({t["hash"] for t in targets}) == 3
+
+
+def test_version_bump_changes_no_hash(monorepo):
+    before = hashes(monorepo)
+    uv("version", "--bump", "minor", "--no-sync", "--package", "api", cwd=monorepo)
+    uv("version", "--bump", "patch", "--no-sync", "--package", "core", cwd=monorepo)
+    assert hashes(monorepo) == before
+
+
+@pytest.mark.parametrize("lib, changed", [("db", {"api"}), ("core", {"api", "worker"})])
+def test_library_dependency_changes_exactly_its_dependents(monorepo, lib, changed):
+    before = hashes(monorepo)
+    uv("add", "-q", "--no-sync", "certifi", cwd=monorepo / "libs" / lib)
+    after = hashes(monorepo)
+    assert {name for name in APPS if after[name] != before[name]} == changed
+
+
+def test_new_member_changes_no_hash(monorepo):
+    before = hashes(monorepo)
+    uv("init", "-q", "--package", "apps/mailer", cwd=monorepo)
+    uv("add", "-q", "--no-sync", "certifi", cwd=monorepo / "apps/mailer")
+    after = hashes(monorepo)
+    assert after.pop("mailer") and after == before
+
+
+@pytest.mark.parametrize("member", APPS + ["core", "db"])
+def test_closure_matches_uv_export(monorepo, member):
+    from depimage.closure import LockGraph
+    from depimage.options import ImageOptions
+    from depimage.project import read_project
+
+    graph = LockGraph(read_project(monorepo).lock)
+    reached = {graph.packages[i]["name"] for i in graph.closure(member, ImageOptions("b", "0.13.9", package=member))
+               if not graph.is_local(i)}
+    exported = uv("export", "--frozen", "--no-emit-local", "--no-hashes", "--package", member, cwd=monorepo).stdout
+    names = {line.split("==")[0] for line in exported.splitlines() if "==" in line and not line.startswith("#")}
+    assert reached == names
+
+
+def test_configured_targets_and_options(monorepo):
+    with (monorepo / "pyproject.toml").open("a") as fh:
+        fh.write('\n[tool.depimage]\nimage = "ghcr.io/acme/{name}-deps"\nno-dev = true\n'
+                 '[tool.depimage.targets.api]\npackage = "api"\n'
+                 '[tool.depimage.targets.jobs]\npackage = "worker"\nimage = "ghcr.io/acme/jobs"\nno-dev = false\n')
+    targets = {t["name"]: t for t in plan_json(monorepo)["targets"]}
+    assert sorted(targets) == ["api", "jobs"]
+    assert targets["api"]["image"] == "ghcr.io/acme/api-deps" and targets["api"]["no-dev"] is True
+    assert targets["jobs"]["image"] == "ghcr.io/acme/jobs" and targets["jobs"]["no-dev"] is False
+
+
+def test_unknown_target_key_is_refused(monorepo):
+    with (monorepo / "pyproject.toml").open("a") as fh:
+        fh.write('\n[tool.depimage.targets.api]\npackages = "api"\n')
+    code, _, err = cli("plan", str(monorepo), "--uv-version", "0.13.9", "--image", "r.invalid/{name}", "--no-check")
+    assert code == 2 and "unknown key(s) packages" in err and "pyproject.toml:" in err
+
+
+def test_plan_hash_equals_hash_of_the_member(monorepo):
+    target = next(t for t in plan_json(monorepo)["targets"] if t["name"] == "worker")
+    code, out, _ = cli("hash", str(monorepo), "--uv-version", "0.13.9", "--package", "worker")
+    assert out.split()[0] == target["hash"]
+
+
+@pytest.mark.e2e
+def test_plan_against_the_real_registry(monorepo, sandbox, uv_image):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    template = f"{registry}/plan/{{name}}"
+    args = ["plan", str(monorepo), "--uv-version", "0.13.9", "--uv-image", uv_image,
+            "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--image", template, "--output", "json"]
+    uv("add", "-q", "--no-sync", "--package", "tool", "certifi", cwd=monorepo)  # hashes no other test made
+    first = json.loads(depimage(*args).stdout)
+    assert first["has-missing"] is True
+    assert sorted(e["name"] for e in first["matrix"]["include"]) == APPS
+    api = next(e for e in first["targets"] if e["name"] == "api")
+    built, _ = ensure(monorepo, sandbox, uv_image, api["image"], "--package", "api")
+    assert built["tag"] == api["tag"]
+    second = json.loads(depimage(*args).stdout)
+    present = {e["name"]: e["present"] for e in second["targets"]}
+    assert present == {"api": True, "tool": False, "worker": False}
+    assert sorted(e["name"] for e in second["matrix"]["include"]) == ["tool", "worker"]
+    for entry in second["matrix"]["include"]:
+        ensure(monorepo, sandbox, uv_image, entry["image"], "--package", entry["package"])
+    third = json.loads(depimage(*args).stdout)
+    assert third["has-missing"] is False and third["matrix"]["include"] == []
