@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE = REPO.parent / "shared/fixtures/realworld/uv-fastapi-example"
+FIXTURE = REPO / "tests/fixtures/realworld/uv-fastapi-example"
 sys.path.insert(0, str(REPO / "tests"))
 
 

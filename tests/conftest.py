@@ -64,6 +64,14 @@ def sandbox() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def run_id() -> str:
+    """Part of every repository name the e2e tests push to, so a second run on the same registry starts empty."""
+    import uuid
+
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
 def uv_image(sandbox, tmp_path_factory) -> str:
     """local/uv:<version>: the uv binaries from the uv wheel, laid out like ghcr.io/astral-sh/uv (no pulls here)."""
     import shutil

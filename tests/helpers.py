@@ -13,7 +13,8 @@ from pathlib import Path
 from depimage.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "realworld"
+# Copies of ../shared/fixtures/realworld (see its SOURCES.txt), so the tests also run where shared/ is not.
+SHARED_FIXTURES = REPO / "tests" / "fixtures" / "realworld"
 UV_ENV = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1", "UV_PYTHON_DOWNLOADS": "never"}
 
 

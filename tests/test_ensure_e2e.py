@@ -13,16 +13,15 @@ from helpers import REPO, uv
 from pyindex import build_wheel, serve, use_private_index
 
 pytestmark = pytest.mark.e2e
-REPOSITORY = "e2e/app"
 
 
-def test_build_then_cache_hit_after_bump_then_rebuild_after_add(app, sandbox, uv_image):
+def test_build_then_cache_hit_after_bump_then_rebuild_after_add(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
-    image = f"{registry}/{REPOSITORY}"
+    image = f"{registry}/e2e/app-{run_id}"
 
     first, proc = ensure(app, sandbox, uv_image, image, "--no-dev")
     assert first["built"] is True and first["cache_hit"] is False
-    assert first["tag"] in registry_tags(registry, REPOSITORY)
+    assert first["tag"] in registry_tags(registry, f"e2e/app-{run_id}")
     assert first["digest"].startswith("sha256:")
     assert "uv sync --frozen --no-install-local --no-dev" in proc.stderr  # the builder's output was shown
 
@@ -35,16 +34,16 @@ def test_build_then_cache_hit_after_bump_then_rebuild_after_add(app, sandbox, uv
     uv("add", "-q", "--no-sync", "iniconfig", cwd=app)
     third, _ = ensure(app, sandbox, uv_image, image, "--no-dev")
     assert third["built"] is True and third["hash"] != first["hash"]
-    assert third["tag"] in registry_tags(registry, REPOSITORY)
+    assert third["tag"] in registry_tags(registry, f"e2e/app-{run_id}")
     listing = docker("run", "--rm", "--network=none", third["image"], "uv", "pip", "list").stdout
     assert "iniconfig" in listing and "six" in listing and "shop" not in listing
 
 
-def test_app_image_installs_only_the_project(app, sandbox, uv_image, tmp_path):
+def test_app_image_installs_only_the_project(app, sandbox, uv_image, tmp_path, run_id):
     """The downstream pattern of the README and examples/Dockerfile."""
     (app / "src/shop/__init__.py").write_text(
         "def main() -> None:\n    import idna, six\n    print('shop runs with', six.__name__, idna.__name__)\n")
-    result, _ = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/{REPOSITORY}", "--no-dev")
+    result, _ = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/e2e/app-{run_id}", "--no-dev")
     build = docker("buildx", "build", "--progress=plain", "--network=host", "--load", "-t", "e2e/shop:app",
                    "--build-arg", f"DEPS_IMAGE={result['image']}", "-f", str(REPO / "examples/Dockerfile"), str(app))
     changes = [line.split("+ ", 1)[1].split()[0] for line in build.stderr.splitlines() if " + " in line and "==" in line]
@@ -54,7 +53,7 @@ def test_app_image_installs_only_the_project(app, sandbox, uv_image, tmp_path):
     assert run.stdout.strip() == "shop runs with six idna"
 
 
-def test_registry_down(app, sandbox, uv_image):
+def test_registry_down(app, sandbox, uv_image, run_id):
     image = "127.0.0.1:9/e2e/down"  # the discard port: nothing listens there
     result, proc = ensure(app, sandbox, uv_image, image, check=False)
     assert proc.returncode == 1
@@ -63,14 +62,14 @@ def test_registry_down(app, sandbox, uv_image):
     assert docker("image", "ls", "-q", "127.0.0.1:9/e2e/down").stdout.strip() == ""
 
 
-def test_auth_registry_right_and_wrong_password(app, sandbox, uv_image):
+def test_auth_registry_right_and_wrong_password(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_AUTH_REGISTRY"]
     user, password = sandbox["DEPIMAGE_TEST_AUTH_USER"], sandbox["DEPIMAGE_TEST_AUTH_PASSWORD"]
-    image = f"{registry}/{REPOSITORY}"
+    image = f"{registry}/e2e/app-{run_id}"
     good = {"DEPIMAGE_REGISTRY_PASSWORD": password}
     first, proc = ensure(app, sandbox, uv_image, image, "--registry-username", user, env=good)
     assert first["built"] is True
-    assert first["tag"] in registry_tags(registry, REPOSITORY, auth=(user, password))
+    assert first["tag"] in registry_tags(registry, f"e2e/app-{run_id}", auth=(user, password))
     again, _ = ensure(app, sandbox, uv_image, image, "--registry-username", user, env=good)
     assert again["cache_hit"] is True
 
@@ -85,13 +84,13 @@ def test_auth_registry_right_and_wrong_password(app, sandbox, uv_image):
     assert proc.returncode == 1 and "refused anonymous access" in proc.stderr
 
 
-def test_private_index_secret_used_and_not_kept(app, sandbox, uv_image, tmp_path):
+def test_private_index_secret_used_and_not_kept(app, sandbox, uv_image, tmp_path, run_id):
     password = "s3cret-index-token-7731"
     index = serve(build_wheel(tmp_path / "wheel"), user="reader", password=password)
     try:
         use_private_index(app, index)
         env = {"UV_INDEX_PRIVATE_USERNAME": "reader", "UV_INDEX_PRIVATE_PASSWORD": password}
-        result, proc = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/{REPOSITORY}",
+        result, proc = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/e2e/app-{run_id}",
                               "--secret", "UV_INDEX_PRIVATE_USERNAME", "--secret", "UV_INDEX_PRIVATE_PASSWORD",
                               env=env)
     finally:
@@ -110,13 +109,13 @@ def test_private_index_secret_used_and_not_kept(app, sandbox, uv_image, tmp_path
     assert len(saved) > 10_000_000 and password.encode() not in saved
 
 
-def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image):
+def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
     uv("add", "-q", "--no-sync", "certifi", cwd=app)  # a hash no other test makes
     results: list = [None, None]
 
     def run(i: int) -> None:
-        results[i] = ensure(app, sandbox, uv_image, f"{registry}/e2e/race", check=False)
+        results[i] = ensure(app, sandbox, uv_image, f"{registry}/e2e/race-{run_id}", check=False)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
@@ -133,22 +132,22 @@ def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image):
     assert "certifi" in docker("run", "--rm", "--network=none", ref, "uv", "pip", "list").stdout
 
 
-def test_failed_build_leaves_no_tag_and_shows_the_builder(app, sandbox, uv_image):
+def test_failed_build_leaves_no_tag_and_shows_the_builder(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
     proc = subprocess.run(
-        ["depimage", "ensure", str(app), "--image", f"{registry}/e2e/broken", "--base-image", "local/no-such-base:1",
+        ["depimage", "ensure", str(app), "--image", f"{registry}/e2e/broken-{run_id}", "--base-image", "local/no-such-base:1",
          "--uv-version", "0.13.9", "--uv-image", uv_image, "--network", "host"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "docker buildx build failed" in proc.stderr and "its last lines" in proc.stderr
     assert "no-such-base" in proc.stderr.split("its last lines")[1]
-    assert registry_tags(registry, "e2e/broken") == []
+    assert registry_tags(registry, f"e2e/broken-{run_id}") == []
 
 
-def test_no_push_builds_in_the_local_engine(app, sandbox, uv_image):
+def test_no_push_builds_in_the_local_engine(app, sandbox, uv_image, run_id):
     uv("add", "-q", "--no-sync", "packaging", cwd=app)
-    first, _ = ensure(app, sandbox, uv_image, "local/e2e-nopush", "--no-push")
+    first, _ = ensure(app, sandbox, uv_image, f"local/e2e-nopush-{run_id}", "--no-push")
     assert first["built"] is True and first["digest"].startswith("sha256:")
-    second, _ = ensure(app, sandbox, uv_image, "local/e2e-nopush", "--no-push")
+    second, _ = ensure(app, sandbox, uv_image, f"local/e2e-nopush-{run_id}", "--no-push")
     assert second["cache_hit"] is True and second["digest"] == first["digest"]
     labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", first["image"]).stdout)
     assert labels["dev.depimage.hash"] == first["hash"]

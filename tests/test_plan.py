@@ -92,12 +92,11 @@ def test_plan_hash_equals_hash_of_the_member(monorepo):
 
 
 @pytest.mark.e2e
-def test_plan_against_the_real_registry(monorepo, sandbox, uv_image):
+def test_plan_against_the_real_registry(monorepo, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
-    template = f"{registry}/plan/{{name}}"
+    template = f"{registry}/plan-{run_id}/{{name}}"
     args = ["plan", str(monorepo), "--uv-version", "0.13.9", "--uv-image", uv_image,
             "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--image", template, "--output", "json"]
-    uv("add", "-q", "--no-sync", "--package", "tool", "certifi", cwd=monorepo)  # hashes no other test made
     first = json.loads(depimage(*args).stdout)
     assert first["has-missing"] is True
     assert sorted(e["name"] for e in first["matrix"]["include"]) == APPS

@@ -21,13 +21,11 @@ def argv_from_inputs(env: dict[str, str]) -> list[str]:
     mode = get("mode", "ensure")
     if mode not in MODES:
         raise InputError(f"input mode is {mode!r}; it must be one of {', '.join(MODES)}")
-    argv = [mode, get("project-dir", ".")]
-    if mode == "plan":
-        return argv + ["--output", "json"] + _flag(get("registry-username"), "--registry-username")
     image = get("image")
     if mode == "ensure" and not image:
-        raise InputError("input image is required, e.g. image: ghcr.io/${{ github.repository }}",
+        raise InputError("input image is required, e.g. image: ghcr.io/${{ github.repository }}-deps",
                          hint="set `with: image:` to REGISTRY/NAME, without a tag")
+    argv = [mode, get("project-dir", ".")]
     for name in ("base-image", "uv-version", "uv-image", "package", "tag-prefix"):
         argv += _flag(get(name), f"--{name}")
     for name, flag in (("groups", "--group"), ("extras", "--extra"), ("platforms", "--platform")):
@@ -37,11 +35,14 @@ def argv_from_inputs(env: dict[str, str]) -> list[str]:
         argv.append("--no-dev")
     for secret_id in parse_secrets(get("secrets")):
         argv += ["--secret", secret_id]
-    if mode == "ensure":
-        argv += ["--image", image] + _flag(get("registry-username"), "--registry-username")
-        argv += _flag(get("build-network"), "--network")
-        if not workflow.get_bool("push", True, env):
-            argv.append("--no-push")
+    if mode == "hash":
+        return argv
+    argv += _flag(image, "--image") + _flag(get("registry-username"), "--registry-username")
+    if mode == "plan":
+        return argv + ["--output", "json"]
+    argv += _flag(get("build-network"), "--network")
+    if not workflow.get_bool("push", True, env):
+        argv.append("--no-push")
     return argv
 
 
