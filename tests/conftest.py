@@ -89,3 +89,18 @@ def uv_image(sandbox, tmp_path_factory) -> str:
     (ctx / "Dockerfile").write_text("FROM scratch\nCOPY uv uvx /\n")
     subprocess.run(["docker", "build", "-q", "--network=host", "-t", ref, str(ctx)], check=True, capture_output=True)
     return ref
+
+
+@pytest.fixture(scope="session")
+def action_image(sandbox) -> str:
+    """The action's image, built from the repository's Dockerfile on the local base image."""
+    import subprocess
+
+    from e2e import ACTION_IMAGE
+    from helpers import REPO
+
+    build = subprocess.run(["docker", "buildx", "build", "--network=host", "--load", "-t", ACTION_IMAGE,
+                            "--build-arg", f"BASE_IMAGE={sandbox['DEPIMAGE_TEST_BASE_IMAGE']}", str(REPO)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return ACTION_IMAGE

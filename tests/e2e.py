@@ -10,6 +10,7 @@ import requests
 from helpers import depimage
 
 UV_VERSION = "0.13.9"
+ACTION_IMAGE = "local/depimage-action:test"
 
 
 def ensure(project, sandbox, uv_image, image, *extra, env=None, check=True):

@@ -24,20 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e import docker, registry_tags
-from helpers import REPO, uv
+from e2e import ACTION_IMAGE, docker, registry_tags
+from helpers import uv
 
 pytestmark = pytest.mark.e2e
-ACTION_IMAGE = "local/depimage-action:test"
-
-
-@pytest.fixture(scope="session")
-def action_image(sandbox) -> str:
-    build = subprocess.run(["docker", "buildx", "build", "--network=host", "--load", "-t", ACTION_IMAGE,
-                            "--build-arg", f"BASE_IMAGE={sandbox['DEPIMAGE_TEST_BASE_IMAGE']}", str(REPO)],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-3000:]
-    return ACTION_IMAGE
 
 
 def run_action(workspace: Path, tmp_path: Path, inputs: dict[str, str], sandbox) -> tuple[subprocess.CompletedProcess, dict, str]:

@@ -151,3 +151,29 @@ def test_no_push_builds_in_the_local_engine(app, sandbox, uv_image, run_id):
     assert second["cache_hit"] is True and second["digest"] == first["digest"]
     labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", first["image"]).stdout)
     assert labels["dev.depimage.hash"] == first["hash"]
+
+
+def test_recipe_dockerfile_keeps_the_dependency_step_cached(app, sandbox, uv_image, action_image, run_id):
+    """examples/recipe.Dockerfile (the README's no-registry pattern): after a release and a source change,
+    the dependency stage's `uv sync` is CACHED and only the project is installed again."""
+    (app / "src/shop/__init__.py").write_text("def main() -> None:\n    import six\n    print('v1', six.__name__)\n")
+
+    def build() -> str:
+        return docker("buildx", "build", "--progress=plain", "--network=host", "--load", "-t", f"e2e/recipe-{run_id}",
+                      "-f", str(REPO / "examples/recipe.Dockerfile"), "--build-arg", f"DEPIMAGE_IMAGE={action_image}",
+                      "--build-arg", f"PYTHON_IMAGE={sandbox['DEPIMAGE_TEST_BASE_IMAGE']}",
+                      "--build-arg", f"UV_IMAGE={uv_image}", str(app)).stderr
+
+    def step_cached(log: str, needle: str) -> bool:
+        step = next(line.split()[0] for line in log.splitlines() if needle in line and line.startswith("#"))
+        return f"{step} CACHED" in log
+
+    build()
+    uv("version", "--bump", "minor", "--no-sync", cwd=app)
+    with (app / "pyproject.toml").open("a") as fh:
+        fh.write("\n[tool.ruff]\nline-length = 100\n")
+    (app / "src/shop/__init__.py").write_text("def main() -> None:\n    import six\n    print('v2', six.__name__)\n")
+    log = build()
+    assert step_cached(log, "uv sync --frozen --no-install-local --no-dev"), log
+    assert not step_cached(log, "RUN uv sync --frozen --no-dev"), log
+    assert docker("run", "--rm", "--network=none", f"e2e/recipe-{run_id}", "shop").stdout.strip() == "v2 six"
