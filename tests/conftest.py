@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# This checkout's code, whatever other checkout an editable install points at.
+sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
 
 from helpers import copy, make_app, make_monorepo, make_workspace  # noqa: E402
 

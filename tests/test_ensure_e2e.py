@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from e2e import docker, ensure, registry_tags
-from helpers import REPO, uv
+from helpers import REPO, depimage, uv
 from pyindex import build_wheel, serve, use_private_index
 
 pytestmark = pytest.mark.e2e
@@ -134,9 +134,9 @@ def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image, run_id):
 
 def test_failed_build_leaves_no_tag_and_shows_the_builder(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
-    proc = subprocess.run(
-        ["depimage", "ensure", str(app), "--image", f"{registry}/e2e/broken-{run_id}", "--base-image", "local/no-such-base:1",
-         "--uv-version", "0.13.9", "--uv-image", uv_image, "--network", "host"], capture_output=True, text=True)
+    proc = depimage("ensure", str(app), "--image", f"{registry}/e2e/broken-{run_id}", "--base-image",
+                    "local/no-such-base:1", "--uv-version", "0.13.9", "--uv-image", uv_image, "--network", "host",
+                    check=False)
     assert proc.returncode == 1
     assert "docker buildx build failed" in proc.stderr and "its last lines" in proc.stderr
     assert "no-such-base" in proc.stderr.split("its last lines")[1]

@@ -124,7 +124,11 @@ def _workspace_members(root: Path, root_pp: Pyproject) -> list[str]:
     for key, into in (("members", found), ("exclude", excluded)):
         for pattern in ws.get(key, []):
             line = line_of(root_pp.text, f'"{pattern}"')
-            _checked_dir(root, pattern.replace("*", "x").replace("?", "x"), root_pp.path, line, what="glob")
+            # The fixed part before the first wildcard must stay inside, even when nothing matches yet.
+            fixed = list(PurePosixPath(pattern).parts)
+            fixed = fixed[: next((i for i, p in enumerate(fixed) if any(c in p for c in "*?[")), len(fixed))]
+            if fixed:
+                _checked_dir(root, "/".join(fixed), root_pp.path, line, what=f"glob {pattern!r}:")
             for match in sorted(glob.glob(pattern, root_dir=root)):
                 rel = _checked_dir(root, match, root_pp.path, line)
                 if key == "exclude" or (root / rel / "pyproject.toml").is_file():
