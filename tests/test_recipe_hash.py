@@ -338,3 +338,12 @@ def test_help_teaches():
     for command in ["recipe", "hash"]:
         code, out, _ = cli(command, "--help")
         assert code == 0 and "example" in out
+
+
+def test_hash_needs_no_secret_value_but_ensure_does(app):
+    assert "DEPIMAGE_TEST_UNSET_SECRET" not in os.environ
+    assert dep_hash(app, "--secret", "DEPIMAGE_TEST_UNSET_SECRET") != dep_hash(app)
+    assert dep_hash(app, "--secret", "id=DEPIMAGE_TEST_UNSET_SECRET,env=OTHER") == \
+        dep_hash(app, "--secret", "DEPIMAGE_TEST_UNSET_SECRET")
+    assert_refused(["ensure", str(app), "--image", "127.0.0.1:9/x", "--uv-version", "0.13.9",
+                    "--secret", "DEPIMAGE_TEST_UNSET_SECRET"], "no environment variable or file named")

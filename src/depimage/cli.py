@@ -172,8 +172,15 @@ def options_from_args(args: argparse.Namespace, project_root: Path, requires_pyt
         package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
         build_args=tuple(build_args),
-        secret_ids=tuple(parse_secret(s)[0] for s in args.secret),
+        secret_ids=tuple(secret_id(s) for s in args.secret),
     )
+
+
+def secret_id(spec: str) -> str:
+    """The id of a --secret spec: all the hash needs, so `hash` works without the secret's value."""
+    if spec.startswith("id="):
+        return spec.split(",")[0][3:]
+    return spec.partition("=")[0]
 
 
 def parse_secret(spec: str) -> tuple[str, str]:
@@ -207,7 +214,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     project = read_project(args.project_dir)
     recipe = build_recipe(project)
     write_recipe(recipe, args.out, project.root, force=args.force)
-    print(f"wrote {len(recipe.files())} files to {args.out}", file=sys.stderr)
+    print(f"wrote {len(recipe.pyprojects) + len(recipe.verbatim)} files to {args.out}", file=sys.stderr)
     return 0
 
 
