@@ -79,8 +79,6 @@ def run(env: dict[str, str]) -> int:
     os.environ.update(secrets)  # buildx reads them from here: --secret id=ID,env=ID
     if password:
         os.environ["DEPIMAGE_REGISTRY_PASSWORD"] = password
-    elif args.command != "hash":
-        os.environ.pop("DEPIMAGE_REGISTRY_PASSWORD", None)
 
     if args.command == "hash":
         prepared = prepared_from_args(args)
