@@ -145,4 +145,4 @@ def test_action_hash_and_plan_modes(monorepo, tmp_path, sandbox, uv_image, actio
 
     matrix = json.loads(out["matrix"])
     assert sorted(e["name"] for e in matrix["include"]) == ["api", "tool", "worker"]
-    assert out["has-missing"] == "true" and "3 of 3 missing" in summary
+    assert out["has-missing"] == "true" and "| missing | 3 of 3 |" in summary

@@ -3,14 +3,16 @@ $GITHUB_OUTPUT and the job summary, its errors to annotations. Runs inside the a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
 from . import workflow
-from .cli import build_parser, prepared_from_args, run_ensure
+from .cli import build_parser, plan_from_args, prepared_from_args, run_ensure
 from .errors import DepimageError, InputError
+from .plan import matrix
 
 MODES = ("ensure", "hash", "plan")
 
@@ -87,20 +89,23 @@ def run(env: dict[str, str]) -> int:
         outputs = {"hash": prepared.hash.hex, "tag": tag, "image": f"{image}:{tag}" if image else ""}
         summary = [("hash", prepared.hash.hex), ("tag", tag)]
     elif args.command == "plan":
-        from .plan import run_plan_for_action
-
-        return run_plan_for_action(args, env, started)
+        targets = plan_from_args(args)
+        result = matrix(targets)
+        outputs = {"matrix": json.dumps(result["matrix"]), "has-missing": str(result["has-missing"]).lower(),
+                   "targets": json.dumps(result["targets"])}
+        summary = [(t.name, f"`{t.image}:{t.tag}` {'present' if t.present else 'missing'}") for t in targets]
+        summary.append(("missing", f"{sum(not t.present for t in targets)} of {len(targets)}"))
     else:
         grouped = []
 
-        def status(message: str) -> None:
-            print(f"depimage: {message}", flush=True)
-            if "building" in message:
+        def builder_line(line: str) -> None:  # the builder's output, folded in the log
+            if not grouped:
                 print(f"::group::Build {args.image}", flush=True)
                 grouped.append(True)
+            print(line, flush=True)
 
         try:
-            result = run_ensure(args, on_line=lambda line: print(line, flush=True), on_status=status)
+            result = run_ensure(args, on_line=builder_line, on_status=lambda m: print(f"depimage: {m}", flush=True))
         finally:
             if grouped:
                 print("::endgroup::", flush=True)

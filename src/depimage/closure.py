@@ -7,16 +7,13 @@ member Y's hash only when Y reaches the changed package.
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 
 from .errors import InputError
-from .lockfile import LOCAL_SOURCES, Lock
+from .lockfile import LOCAL_SOURCES, Lock, split_packages
 from .options import ImageOptions
 from .project import Project
 from .recipe import Recipe, normalize_name
-
-_PACKAGE_LINE = re.compile(r"^\[\[package\]\]$", re.M)
 
 
 class LockGraph:
@@ -24,10 +21,8 @@ class LockGraph:
 
     def __init__(self, lock: Lock) -> None:
         data = tomllib.loads(lock.text)
-        masked = lock.masked
-        starts = [m.start() for m in _PACKAGE_LINE.finditer(masked)]
-        blocks = [masked[a:b] for a, b in zip(starts, starts[1:] + [len(masked)])]
-        head = tomllib.loads(masked[: starts[0]] if starts else masked)
+        head_text, blocks = split_packages(lock.masked)
+        head = tomllib.loads(head_text)
         head.pop("manifest", None)  # the member list: adding a member must not move every hash
         self.head = json.dumps(head, sort_keys=True, default=str)
         self.packages: list[dict] = data.get("package", [])

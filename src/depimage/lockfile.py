@@ -117,6 +117,14 @@ class Lock:
         return cls(path=path, text=text, version=version, local=local, masked="".join(pieces))
 
 
+def split_packages(text: str) -> tuple[str, list[str]]:
+    """A lock's text as its head (before the first [[package]]) and one text per package, in order."""
+    starts = [m.start() for m in _PACKAGE_LINE.finditer(text)]
+    if not starts:
+        return text, []
+    return text[: starts[0]], [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
 def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 

@@ -149,22 +149,3 @@ def matrix(targets: list[Target]) -> dict:
     return {"matrix": {"include": missing}, "has-missing": bool(missing),
             "targets": [t.as_matrix_entry() for t in targets]}
 
-
-def run_plan_for_action(args, env: dict[str, str], started: float) -> int:
-    """mode: plan in the action: the matrix and has-missing as outputs, a table in the summary."""
-    import json
-    import time
-
-    from . import workflow
-    from .cli import plan_from_args
-
-    targets = plan_from_args(args)
-    result = matrix(targets)
-    workflow.set_output("matrix", json.dumps(result["matrix"]), env)
-    workflow.set_output("has-missing", str(result["has-missing"]).lower(), env)
-    workflow.set_output("targets", json.dumps(result["targets"]), env)
-    rows = "".join(f"| {t.name} | `{t.image}:{t.tag}` | {'present' if t.present else 'missing'} |\n" for t in targets)
-    workflow.add_summary(f"### depimage plan\n\n| target | image | registry |\n|---|---|---|\n{rows}\n"
-                         f"{sum(not t.present for t in targets)} of {len(targets)} missing, "
-                         f"{time.monotonic() - started:.1f} s\n", env)
-    return 0
