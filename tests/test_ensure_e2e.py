@@ -177,3 +177,37 @@ def test_recipe_dockerfile_keeps_the_dependency_step_cached(app, sandbox, uv_ima
     assert step_cached(log, "uv sync --frozen --no-install-local --no-dev"), log
     assert not step_cached(log, "RUN uv sync --frozen --no-dev"), log
     assert docker("run", "--rm", "--network=none", f"e2e/recipe-{run_id}", "shop").stdout.strip() == "v2 six"
+
+
+def test_failed_push_leaves_no_tag(app, sandbox, uv_image, tmp_path, run_id):
+    """A real Distribution registry in read-only mode: the check answers, the push is refused."""
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "config.yml").write_text(
+        f"version: 0.1\nlog: {{level: warn}}\nhttp: {{addr: 127.0.0.1:{port}}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {tmp_path / 'data'}}}, maintenance: {{readonly: {{enabled: true}}}}}}\n")
+    server = subprocess.Popen(["docker-registry", "serve", str(tmp_path / "config.yml")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        uv("add", "-q", "--no-sync", "iniconfig", cwd=app)
+        _, proc = ensure(app, sandbox, uv_image, f"127.0.0.1:{port}/e2e/readonly-{run_id}", check=False)
+        assert proc.returncode == 1
+        assert "docker buildx build failed" in proc.stderr and "no tag was pushed" in proc.stderr
+        assert "Method not allowed" in proc.stderr  # the build went through; the push was refused
+        assert registry_tags(f"127.0.0.1:{port}", f"e2e/readonly-{run_id}") == []
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -101,10 +101,16 @@ def test_new_hash_after_requires_python_change(app):
 
 
 def test_new_hash_after_uv_index_setting_change(app):
-    before = dep_hash(app)
+    seen = {dep_hash(app)}
     (app / "pyproject.toml").write_text((app / "pyproject.toml").read_text()
                                         + '\n[tool.uv]\nindex-strategy = "unsafe-best-match"\n')
-    assert dep_hash(app) != before
+    seen.add(dep_hash(app))
+    (app / "pyproject.toml").write_text((app / "pyproject.toml").read_text()
+                                        + '\n[[tool.uv.index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\n')
+    seen.add(dep_hash(app))
+    edit(app / "pyproject.toml", "https://mirror.example/simple", "https://other.example/simple")
+    seen.add(dep_hash(app))
+    assert len(seen) == 4
 
 
 OPTION_CHANGES = [

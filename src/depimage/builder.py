@@ -89,7 +89,7 @@ def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) ->
     if code != 0:
         last = "\n".join(f"    {t}" for t in tail)
         raise BuildError(f"docker buildx build failed (exit code {code}); its last lines:\n{last}",
-                         hint="nothing was pushed; fix the cause above and run again")
+                         hint="no tag was pushed; fix the cause above and run again")
 
 
 def _docker_config(tmp: Path, image: ImageName, credentials: Credentials) -> str:
