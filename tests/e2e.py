@@ -13,11 +13,11 @@ UV_VERSION = "0.13.9"
 ACTION_IMAGE = "local/depimage-action:test"
 
 
-def ensure(project, sandbox, uv_image, image, *extra, env=None, check=True):
+def ensure(project, sandbox, uv_image, image, *extra, env=None, check=True, input=None):
     """`depimage ensure --output json` as a user runs it, on the sandbox's base image and uv image."""
     proc = depimage("ensure", str(project), "--image", image, "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"],
                     "--uv-version", UV_VERSION, "--uv-image", uv_image, "--network", "host", "--output", "json",
-                    *extra, env=env, check=check)
+                    *extra, env=env, check=check, input=input)
     return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
 
 

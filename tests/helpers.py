@@ -43,11 +43,13 @@ def cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def depimage(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def depimage(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True,
+             input: str | None = None) -> subprocess.CompletedProcess:
     """depimage as a user runs it: a separate process."""
     env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-m", "depimage", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "depimage", *args], cwd=cwd, capture_output=True, text=True, env=env,
+                          input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"depimage {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -72,6 +72,9 @@ def test_auth_registry_right_and_wrong_password(app, sandbox, uv_image, run_id):
     assert first["tag"] in registry_tags(registry, f"e2e/app-{run_id}", auth=(user, password))
     again, _ = ensure(app, sandbox, uv_image, image, "--registry-username", user, env=good)
     assert again["cache_hit"] is True
+    from_stdin, _ = ensure(app, sandbox, uv_image, image, "--registry-username", user, "--registry-password-stdin",
+                           input=password + "\n")
+    assert from_stdin["cache_hit"] is True
 
     wrong = "not-the-password-41"
     _, proc = ensure(app, sandbox, uv_image, image, "--registry-username", user,

@@ -238,8 +238,7 @@ def registry_credentials(args: argparse.Namespace, image: "ImageName") -> "Crede
     """Explicit credentials (password never from argv), else what `docker login` stored."""
     from .registry import Credentials, docker_config_credentials
 
-    password = sys.stdin.readline().rstrip("\n") if args.registry_password_stdin \
-        else os.environ.get("DEPIMAGE_REGISTRY_PASSWORD")
+    password = getattr(args, "registry_password", None) or os.environ.get("DEPIMAGE_REGISTRY_PASSWORD")
     if args.registry_username:
         if not password:
             raise InputError(f"--registry-username {args.registry_username!r} given without a password",
@@ -299,9 +298,6 @@ def plan_from_args(args: argparse.Namespace) -> list:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .plan import matrix
 
-    if args.registry_password_stdin:
-        os.environ["DEPIMAGE_REGISTRY_PASSWORD"] = sys.stdin.readline().rstrip("\n")
-        args.registry_password_stdin = False
     targets = plan_from_args(args)
     if args.output == "json":
         print(json.dumps(matrix(targets), indent=2))
@@ -318,6 +314,8 @@ COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan"
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "registry_password_stdin", False):  # read once, however many registries are asked
+        args.registry_password = sys.stdin.readline().rstrip("\n")
     try:
         return COMMANDS[args.command](args)
     except DepimageError as exc:

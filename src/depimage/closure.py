@@ -6,14 +6,13 @@ member Y's hash only when Y reaches the changed package.
 
 from __future__ import annotations
 
-import json
 import tomllib
 
 from .errors import InputError
 from .lockfile import LOCAL_SOURCES, Lock, split_packages
 from .options import ImageOptions
 from .project import Project
-from .recipe import Recipe, normalize_name
+from .recipe import Recipe, canonical_json, normalize_name
 
 
 class LockGraph:
@@ -24,7 +23,7 @@ class LockGraph:
         head_text, blocks = split_packages(lock.masked)
         head = tomllib.loads(head_text)
         head.pop("manifest", None)  # the member list: adding a member must not move every hash
-        self.head = json.dumps(head, sort_keys=True, default=str)
+        self.head = canonical_json(head)
         self.packages: list[dict] = data.get("package", [])
         self.text = blocks
         self.by_name: dict[str, list[int]] = {}
@@ -82,14 +81,13 @@ def closure_items(project: Project, recipe: Recipe, graph: LockGraph, options: I
     assert options.package
     reached = graph.closure(options.package, options)
     local_names = {normalize_name(graph.packages[i]["name"]) for i in reached if graph.is_local(i)}
-    items = [("uv.lock#head", graph.head.encode())]
+    items = [("uv.lock#head", graph.head)]
     items += [(f"uv.lock#{graph.packages[i]['name']}", graph.text[i].encode()) for i in reached]
     for pp in project.pyprojects:
         if pp.name and normalize_name(pp.name) in local_names:
-            items.append((pp.relpath, json.dumps(recipe.pyprojects[pp.relpath], sort_keys=True, default=str).encode()))
+            items.append((pp.relpath, canonical_json(recipe.pyprojects[pp.relpath])))
     root_uv = dict(project.pyprojects[0].data.get("tool", {}).get("uv", {}))
     root_uv.pop("workspace", None)  # member globs: adding a member must not move every hash
-    items.append(("pyproject.toml#tool.uv", json.dumps(root_uv, sort_keys=True, default=str).encode()))
+    items.append(("pyproject.toml#tool.uv", canonical_json(root_uv)))
     items += [(name, content) for name, content in recipe.verbatim.items() if name != "uv.lock"]
     return sorted(items)
-

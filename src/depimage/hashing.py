@@ -4,12 +4,11 @@ each framed by length so that no two different inputs run together into the same
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from . import RECIPE_FORMAT
 from .options import ImageOptions
-from .recipe import FILE_MODE
+from .recipe import FILE_MODE, canonical_json
 
 TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository
 
@@ -34,7 +33,7 @@ def compute(items: list[tuple[str, bytes]], options: ImageOptions, dockerfile: s
         h.update(data)
 
     put("format", str(RECIPE_FORMAT).encode())
-    put("options", json.dumps(options.as_dict(), sort_keys=True, separators=(",", ":")).encode())
+    put("options", canonical_json(options.as_dict()))
     put("dockerfile", dockerfile.encode())
     for path, content in items:
         put(f"file {path} {FILE_MODE:o}", content)

@@ -45,9 +45,13 @@ class Recipe:
 
     def canonical_items(self) -> list[tuple[str, bytes]]:
         """What the hash covers: one canonical form per file, equal exactly when the files are equal."""
-        items = [(p, json.dumps(d, sort_keys=True, separators=(",", ":"), default=str).encode())
-                 for p, d in self.pyprojects.items()]
+        items = [(p, canonical_json(d)) for p, d in self.pyprojects.items()]
         return sorted(items + list(self.verbatim.items()))
+
+
+def canonical_json(data: object) -> bytes:
+    """One byte form per value, whatever the key order: what the hash sees of TOML data and options."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def build_recipe(project: Project) -> Recipe:
