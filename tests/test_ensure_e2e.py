@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from e2e import docker, ensure, registry_tags
+from faultproxy import FaultProxy
 from helpers import REPO, depimage, uv
 from pyindex import build_wheel, serve, use_private_index
 
@@ -133,6 +134,46 @@ def test_concurrent_ensure_for_the_same_hash(app, sandbox, uv_image, run_id):
     docker("image", "rm", ref)
     docker("pull", ref)  # the tag ends on a complete image
     assert "certifi" in docker("run", "--rm", "--network=none", ref, "uv", "pip", "list").stdout
+
+
+def test_a_push_refused_with_500_is_pushed_again(app, sandbox, uv_image, run_id):
+    """What broke a concurrent run here once: Distribution answered 500 to one of two pushes of the same
+    image. The proxy makes that happen every time, on the first manifest PUT; the second push goes through."""
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "idna", "iniconfig", cwd=app)
+    with FaultProxy(registry, "PUT", r"/manifests/", failures=1) as proxy:
+        result, proc = ensure(app, sandbox, uv_image, f"{proxy.address}/e2e/retry-{run_id}", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "500 Internal Server Error" in proc.stderr and "pushing again (2 of 3)" in proc.stderr
+    assert result["built"] is True and result["tag"] in registry_tags(registry, f"e2e/retry-{run_id}")
+    manifest_puts = [status for method, path, status in proxy.log if method == "PUT" and "/manifests/" in path]
+    assert manifest_puts == [500, 201]
+
+
+def test_a_push_that_lost_a_race_uses_the_image_that_won(app, sandbox, uv_image, run_id):
+    """The other half of a collision: the manifest lands (as a concurrent run's would) but our push is
+    answered 500. The registry has a complete image for the hash, so ensure uses it and pushes no more."""
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "idna", "six", cwd=app)
+    with FaultProxy(registry, "PUT", r"/manifests/", failures=1, forward_failures=True) as proxy:
+        result, proc = ensure(app, sandbox, uv_image, f"{proxy.address}/e2e/lost-race-{run_id}", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "was pushed meanwhile by another run" in proc.stderr and "pushing again" not in proc.stderr
+    assert result["cache_hit"] is True and result["built"] is False
+    assert [s for m, p, s in proxy.log if m == "PUT" and "/manifests/" in p] == [500]
+    assert result["tag"] in registry_tags(registry, f"e2e/lost-race-{run_id}")
+    assert result["digest"].startswith("sha256:")
+
+
+def test_a_push_refused_with_500_every_time_fails_after_three_pushes(app, sandbox, uv_image, run_id):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "idna", "six", "iniconfig", cwd=app)
+    with FaultProxy(registry, "PUT", r"/manifests/", failures=99) as proxy:
+        _, proc = ensure(app, sandbox, uv_image, f"{proxy.address}/e2e/retry-fails-{run_id}", check=False)
+    assert proc.returncode == 1
+    assert "pushing again (3 of 3)" in proc.stderr and "docker buildx build failed" in proc.stderr
+    assert [s for m, p, s in proxy.log if m == "PUT" and "/manifests/" in p] == [500, 500, 500]
+    assert registry_tags(registry, f"e2e/retry-fails-{run_id}") == []
 
 
 def test_failed_build_leaves_no_tag_and_shows_the_builder(app, sandbox, uv_image, run_id):

@@ -7,6 +7,7 @@ import base64
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,18 @@ TAIL_LINES = 40
 
 
 class BuildError(DepimageError):
-    """The builder failed; the message carries its last lines."""
+    """The builder failed; the message carries its last lines. `transient_push` says the image was built
+    and the push then failed in a way a second push can get past (a 5xx, a dropped connection, a blob the
+    registry did not have yet): registries give those when two runs push the same image at once."""
+
+    def __init__(self, message: str, *, transient_push: bool = False, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.transient_push = transient_push
+
+
+_PUSH_STEP = re.compile(r"^#\d+ (pushing|exporting to image)")
+_TRANSIENT = re.compile(r"\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout"
+                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout|blob unknown", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,17 @@ def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) ->
     code = proc.wait()
     if code != 0:
         last = "\n".join(f"    {t}" for t in tail)
+        transient = "--push" in cmd and transient_push_failure(list(tail))
         raise BuildError(f"docker buildx build failed (exit code {code}); its last lines:\n{last}",
-                         hint="no tag was pushed; fix the cause above and run again")
+                         hint="no tag was pushed; fix the cause above and run again", transient_push=transient)
+
+
+def transient_push_failure(lines: list[str]) -> bool:
+    """Whether the builder's last lines show the push step failing only with errors a second push can get
+    past. Failures before the push, and refusals such as 401, 403 or 405, are for the user to fix."""
+    starts = [i for i, line in enumerate(lines) if _PUSH_STEP.match(line)]
+    errors = [line for line in lines[starts[0]:] if "ERROR" in line] if starts else []
+    return bool(errors) and all(_TRANSIENT.search(line) for line in errors)
 
 
 def _docker_config(tmp: Path, image: ImageName, credentials: Credentials) -> str:

@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Compute the hash, ask the registry for REGISTRY/NAME:<prefix><hash> with one request,\n"
                                    "and only when it is missing build the dependency image with docker buildx and push it.\n"
-                                   "Prints the reference to build FROM.",
+                                   "Prints the reference to build FROM. Runs for the same hash may overlap: a push that\n"
+                                   "collides (5xx, dropped connection) uses the image that landed, or pushes again.",
                        epilog="credentials:\n"
                               "  --registry-username U, and the password in $DEPIMAGE_REGISTRY_PASSWORD or on stdin\n"
                               "  (--registry-password-stdin); without them, what `docker login` stored is used.\n"

@@ -4,6 +4,7 @@ only when it is missing."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import time
@@ -11,10 +12,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .builder import BuildRequest, build, local_image_id
+from .builder import BuildError, BuildRequest, build, local_image_id
 from .errors import DepimageError
 from .prepare import Prepared
 from .registry import Credentials, ImageName, Registry
+
+PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
+RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,27 @@ def ensure(prepared: Prepared, image: ImageName, *, tag_prefix: str = "deps-", p
     on_status(f"{ref} is missing: building{' and pushing' if push else ''}")
     if labels is None:  # git is asked only when there is something to label
         labels = source_labels(prepared.project.root, dict(os.environ))
-    build(BuildRequest(prepared, image, tag, push, secrets, network, credentials, labels), on_line)
+    request = BuildRequest(prepared, image, tag, push, secrets, network, credentials, labels)
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            build(request, on_line)
+            break
+        except BuildError as exc:
+            if registry is None:
+                raise
+            # Another run for the same hash may have pushed while we built, and made our push collide.
+            try:
+                found = registry.manifest_digest(tag)
+            except DepimageError:
+                raise exc from None  # the builder's failure is the one to report
+            if found:
+                on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
+                return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+            if not exc.transient_push or attempt == PUSH_ATTEMPTS:
+                raise
+            on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
+                      f"{PUSH_ATTEMPTS}); the build itself is cached")
+            time.sleep(RETRY_PAUSE * attempt * random.uniform(0.5, 1.5))  # two racers must not meet again
     digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
     if not digest:
         raise DepimageError(f"the build reported success but {ref} is not there")
