@@ -47,6 +47,16 @@ exit codes: 0 success, 1 failure (registry, builder), 2 bad input (project files
 """
 
 
+def _registry_options(parser: argparse.ArgumentParser) -> None:
+    """How ensure and plan reach the registry; read by registry_credentials."""
+    parser.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
+                        help="default: $DEPIMAGE_REGISTRY_USERNAME")
+    parser.add_argument("--registry-password-stdin", action="store_true",
+                        help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
+    parser.add_argument("--insecure-registry", action="store_true",
+                        help="plain http to the registry (always so for localhost and 127.0.0.1)")
+
+
 def _image_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("what shapes the image (all part of the hash)")
     g.add_argument("--base-image", metavar="REF",
@@ -117,12 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
     p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="where the image lives, without a tag")
     p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
-    p.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
-                   help="default: $DEPIMAGE_REGISTRY_USERNAME")
-    p.add_argument("--registry-password-stdin", action="store_true",
-                   help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
-    p.add_argument("--insecure-registry", action="store_true",
-                   help="plain http to the registry (always so for localhost and 127.0.0.1)")
+    _registry_options(p)
     p.add_argument("--no-push", action="store_true", help="check and build in the local engine only")
     p.add_argument("--network", metavar="MODE", help="network for RUN steps in the build, e.g. host")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
@@ -146,10 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project_dir", nargs="?", default=".", metavar="REPO_DIR", help="default: .")
     p.add_argument("--image", metavar="TEMPLATE", help="image name for targets without one; {name} is replaced")
     p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
-    p.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
-                   help="default: $DEPIMAGE_REGISTRY_USERNAME; password in $DEPIMAGE_REGISTRY_PASSWORD")
-    p.add_argument("--registry-password-stdin", action="store_true", help="read the registry password from stdin")
-    p.add_argument("--insecure-registry", action="store_true", help="plain http to the registry")
+    _registry_options(p)
     p.add_argument("--no-check", action="store_true", help="do not ask the registry")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     _image_options(p)
