@@ -122,11 +122,14 @@ OPTION_CHANGES = [
 
 
 def test_new_hash_for_every_image_shaping_option(app):
+    uv("add", "-q", "--no-sync", "--optional", "cli", "certifi", cwd=app)
     hashes = {opts: dep_hash(app, *opts) for opts in [()] + OPTION_CHANGES}
     assert len(set(hashes.values())) == len(hashes)
 
 
 def test_option_order_does_not_matter(app):
+    uv("add", "-q", "--no-sync", "--group", "a", "certifi", cwd=app)
+    uv("add", "-q", "--no-sync", "--group", "b", "packaging", cwd=app)
     assert dep_hash(app, "--group", "a", "--group", "b", "--platform", "linux/arm64,linux/amd64") == \
         dep_hash(app, "--group", "b", "--group", "a", "--platform", "linux/amd64", "--platform", "linux/arm64")
 
@@ -309,7 +312,7 @@ def test_stale_lock_new_group(app):
 def test_member_glob_outside_project(workspace, tmp_path):
     edit(workspace / "pyproject.toml", '"packages/liba",', '"../*",')
     out = tmp_path / "out"
-    assert_refused(["recipe", str(workspace), "--out", str(out)], "leads outside the project", "pyproject.toml:",
+    assert_refused(["recipe", str(workspace), "--out", str(out)], "leads outside", "pyproject.toml:",
                    out=out)
 
 
@@ -323,7 +326,7 @@ def test_member_through_symlink(workspace, tmp_path):
 
 def test_path_source_outside_project(workspace, tmp_path):
     edit(workspace / "pyproject.toml", 'pathdep = { path = "libs/pathdep" }', 'pathdep = { path = "../pathdep" }')
-    assert_refused(["hash", str(workspace), "--uv-version", "0.13.9"], "'../pathdep' leads outside the project")
+    assert_refused(["hash", str(workspace), "--uv-version", "0.13.9"], "'../pathdep' leads outside", "--context")
 
 
 def test_out_is_project_or_non_empty(app):

@@ -57,6 +57,12 @@ def _registry_options(parser: argparse.ArgumentParser) -> None:
                         help="plain http to the registry (always so for localhost and 127.0.0.1)")
 
 
+def _context_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--context", metavar="DIR", type=Path,
+                        help="the folder local packages may be read from (path dependencies such as "
+                             "`../common`); default: the git repository the project is in, else the project")
+
+
 def _image_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("what shapes the image (all part of the hash)")
     g.add_argument("--base-image", metavar="REF",
@@ -101,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="new or empty folder to write to")
     p.add_argument("--force", action="store_true", help="replace the contents of a non-empty --out")
+    _context_option(p)
 
     p = sub.add_parser("hash", help="print the dependency-only hash",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -108,7 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  depimage hash --no-dev --json")
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
     p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
-    p.add_argument("--json", action="store_true", help="print the hash, the tag, the options and the files hashed")
+    p.add_argument("--json", action="store_true",
+                   help="print the hash, the tag, the options, the recipe's files and the installed set "
+                        "(name, version, source of every package `uv sync` installs), to compare two revisions")
+    _context_option(p)
     _image_options(p)
     p = sub.add_parser("ensure", help="make sure the dependency image exists: check, build and push if missing",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -131,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-push", action="store_true", help="check and build in the local engine only")
     p.add_argument("--network", metavar="MODE", help="network for RUN steps in the build, e.g. host")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _context_option(p)
     _image_options(p)
 
     p = sub.add_parser("plan", help="list a repository's deployable targets with their hashes, as a CI matrix",
@@ -154,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _registry_options(p)
     p.add_argument("--no-check", action="store_true", help="do not ask the registry")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _context_option(p)
     _image_options(p)
     return parser
 
@@ -207,17 +219,18 @@ def parse_secret(spec: str) -> tuple[str, str]:
 
 
 def prepared_from_args(args: argparse.Namespace) -> Prepared:
-    project = read_project(args.project_dir)
+    project = read_project(args.project_dir, args.context)
     requires_python = project.pyprojects[0].data.get("project", {}).get("requires-python")
     options = options_from_args(args, project.root, requires_python)
     return prepare(args.project_dir, options, project=project)
 
 
 def cmd_recipe(args: argparse.Namespace) -> int:
-    project = read_project(args.project_dir)
+    project = read_project(args.project_dir, args.context)
     recipe = build_recipe(project)
     write_recipe(recipe, args.out, project.root, force=args.force)
-    print(f"wrote {len(recipe.pyprojects) + len(recipe.verbatim)} files to {args.out}", file=sys.stderr)
+    where = f"; the project is at {Path(args.out) / project.subdir}" if project.subdir else ""
+    print(f"wrote {len(recipe.pyprojects) + len(recipe.verbatim)} files to {args.out}{where}", file=sys.stderr)
     return 0
 
 
@@ -230,6 +243,7 @@ def cmd_hash(args: argparse.Namespace) -> int:
             "options": prepared.options.as_dict(),
             "files": [{"path": p, "sha256": hashlib.sha256(c).hexdigest(), "size": len(c)}
                       for p, c in prepared.recipe.files().items()],
+            "installed": prepared.installed.packages(),
         }, indent=2))
     else:
         print(prepared.hash.hex)
@@ -295,7 +309,8 @@ def plan_from_args(args: argparse.Namespace) -> list:
         return creds_cache[image.host]
 
     return plan(args.project_dir, base, image_template=args.image, tag_prefix=args.tag_prefix,
-                check=not args.no_check, credentials_for=credentials_for, insecure=args.insecure_registry)
+                check=not args.no_check, credentials_for=credentials_for, insecure=args.insecure_registry,
+                context=args.context)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

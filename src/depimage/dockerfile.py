@@ -13,13 +13,14 @@ RECIPE_MOUNT = "/opt/depimage/recipe"
 LABEL_ARGS = ("DEPIMAGE_HASH", "DEPIMAGE_SOURCE", "DEPIMAGE_REVISION")
 
 
-def render(options: ImageOptions) -> str:
-    """The Dockerfile; the build context holds it and the recipe under recipe/."""
+def render(options: ImageOptions, subdir: str = "") -> str:
+    """The Dockerfile; the build context holds it and the recipe under recipe/, the project at recipe/subdir
+    (subdir is set when path dependencies lead outside the project folder)."""
     mounts = [
         "--mount=type=cache,target=/root/.cache/uv",
         f"--mount=type=bind,source=recipe,target={RECIPE_MOUNT}",
     ] + [f"--mount=type=secret,id={sid}" for sid in options.secret_ids]
-    steps = [f"cd {RECIPE_MOUNT}"]
+    steps = ["cd " + shlex.quote(f"{RECIPE_MOUNT}/{subdir}" if subdir else RECIPE_MOUNT)]
     # Secrets arrive as files under /run/secrets and live only as variables of this one RUN.
     steps += [f'if [ -f /run/secrets/{sid} ]; then {sid}="$(cat /run/secrets/{sid})"; export {sid}; fi'
               for sid in options.secret_ids]

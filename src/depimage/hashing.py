@@ -25,7 +25,7 @@ class DependencyHash:
 
 def compute(items: list[tuple[str, bytes]], options: ImageOptions, dockerfile: str) -> DependencyHash:
     """Same dependencies and options, same hash; anything that changes the image, a new one.
-    items: the recipe's canonical files, or one member's closure of them (closure.closure_items)."""
+    items: the recipe's canonical files, or for one member, scope.member_items."""
     h = hashlib.sha256()
 
     def put(label: str, data: bytes) -> None:

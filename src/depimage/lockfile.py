@@ -48,6 +48,7 @@ class Lock:
     path: Path
     text: str
     version: int
+    head: dict  # the TOML before the first [[package]]: format, requires-python, markers, options, manifest
     local: dict[str, LocalPackage]
     masked: str
 
@@ -114,15 +115,7 @@ class Lock:
                 pieces += [text[done:a], MASKED_VERSION]
                 done = b
         pieces.append(text[done:])
-        return cls(path=path, text=text, version=version, local=local, masked="".join(pieces))
-
-
-def split_packages(text: str) -> tuple[str, list[str]]:
-    """A lock's text as its head (before the first [[package]]) and one text per package, in order."""
-    starts = [m.start() for m in _PACKAGE_LINE.finditer(text)]
-    if not starts:
-        return text, []
-    return text[: starts[0]], [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+        return cls(path=path, text=text, version=version, head=head, local=local, masked="".join(pieces))
 
 
 def _line(text: str, pos: int) -> int:

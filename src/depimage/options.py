@@ -4,8 +4,6 @@ platforms, build args, secret ids. All of them go into the hash; none of them ma
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,8 +47,12 @@ class ImageOptions:
                                  hint="use letters, digits and _ (it becomes an environment variable in the build)")
 
     def sync_args(self) -> list[str]:
-        """The `uv sync` flags that select what gets installed."""
-        args = ["--frozen", "--no-install-local"]
+        """The `uv sync` command line of the image."""
+        return ["--frozen", "--no-install-local", *self.selection_args()]
+
+    def selection_args(self) -> list[str]:
+        """The flags that select what gets installed: the same for `uv sync` and for `uv export`."""
+        args: list[str] = []
         if self.no_dev:
             args.append("--no-dev")
         if self.no_default_groups:
@@ -86,13 +88,7 @@ def default_base_image(project_root: Path, requires_python: str | None) -> str:
 
 
 def installed_uv_version() -> str:
-    """The version of the uv on PATH: the default, so the image installs with the uv that locked."""
-    uv = shutil.which("uv")
-    if uv is None:
-        raise InputError("no uv on PATH to take the uv version from",
-                         hint="pass --uv-version X.Y.Z (the uv the image should use), or install uv")
-    out = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout
-    found = re.match(r"uv (\d+\.\d+\.\d+)", out)
-    if not found:
-        raise InputError(f"could not read the uv version from {out.strip()!r}", hint="pass --uv-version X.Y.Z")
-    return found.group(1)
+    """The default uv of the image: the uv depimage asks what gets installed (see uvcli)."""
+    from .uvcli import uv_version
+
+    return uv_version()

@@ -20,12 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .closure import LockGraph
 from .errors import InputError, line_of
 from .options import ImageOptions, default_base_image
 from .prepare import prepare
-from .project import Project, read_project
-from .recipe import build_recipe
+from .project import Project, read_project, repository_root
+from .recipe import Recipe, build_recipe
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "build", "dist"}
 TARGET_KEYS = {"package", "image", "no-dev", "extras", "groups", "base-image"}
@@ -36,7 +35,7 @@ class Target:
     """One image to ensure: which project, which member, which options, which repository."""
 
     name: str
-    project_dir: str  # relative to the planned folder
+    project_dir: str  # as the next step can use it: the planned folder as given, joined with the project's
     package: str | None
     image: str  # REGISTRY/NAME
     options: ImageOptions
@@ -103,28 +102,33 @@ def _fill(template: str, name: str) -> str:
 
 
 def plan(repo_dir: Path | str, base: ImageOptions, *, image_template: str | None = None, tag_prefix: str = "deps-",
-         check: bool = True, credentials_for=None, insecure: bool = False) -> list[Target]:
-    """Hash every target, then ask the registry about all of them at once."""
+         check: bool = True, credentials_for=None, insecure: bool = False,
+         context: Path | str | None = None) -> list[Target]:
+    """Hash every target (uv is asked for all of them at once), then ask the registry about all of them."""
     repo = Path(repo_dir).resolve()
     roots = find_project_roots(repo)
     if not roots:
         raise InputError("no uv project (pyproject.toml with uv.lock) found", file=repo_dir,
                          hint="run `uv lock` in each project, or point plan at the repository root")
-    planned: list[Target] = []
+    bound = context or repository_root(repo) or repo  # local packages may lie anywhere in the repository
+    work = []
     for root in roots:
-        project = read_project(root)
+        project = read_project(root, bound)
         recipe = build_recipe(project)
-        graph = None
-        rel = root.relative_to(repo).as_posix() if root != repo else "."
-        for target in targets_of(project, rel, base, image_template):
-            if target.package and graph is None:
-                graph = LockGraph(project.lock)
-            prepared = prepare(root, target.options, project=project, recipe=recipe, graph=graph)
-            planned.append(dataclasses.replace(target, hash=prepared.hash.hex, tag=prepared.hash.tag(tag_prefix)))
-    names = [t.name for t in planned]
+        rel = os.path.normpath(os.path.join(str(repo_dir), root.relative_to(repo).as_posix()))
+        work += [(target, project, recipe) for target in targets_of(project, rel, base, image_template)]
+    names = [t.name for t, _, _ in work]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InputError(f"target name(s) {', '.join(dupes)} used twice", hint="give targets unique names")
+
+    def hashed(item: tuple[Target, Project, Recipe]) -> Target:
+        target, project, recipe = item
+        prepared = prepare(project.root, target.options, project=project, recipe=recipe)
+        return dataclasses.replace(target, hash=prepared.hash.hex, tag=prepared.hash.tag(tag_prefix))
+
+    with ThreadPoolExecutor(max_workers=min(8, len(work) or 1)) as pool:  # uv runs outside the GIL
+        planned = list(pool.map(hashed, work))
     if check:
         planned = _check_all(planned, credentials_for, insecure)
     return planned

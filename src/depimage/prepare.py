@@ -4,40 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import dockerfile
 from .hashing import DependencyHash, compute
+from .installed import InstalledSet, export_installed
 from .options import ImageOptions
 from .project import Project, read_project
 from .recipe import Recipe, build_recipe
-
-if TYPE_CHECKING:
-    from .closure import LockGraph
+from .scope import member_items
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A project read, its recipe, the Dockerfile for the chosen options, and the hash of all three."""
+    """A project read, its recipe, what uv installs from it, the Dockerfile, and the hash of them."""
 
     project: Project
     recipe: Recipe
     options: ImageOptions
     dockerfile: str
     hash: DependencyHash
+    installed: InstalledSet
 
 
 def prepare(project_dir: Path | str, options: ImageOptions, project: Project | None = None,
-            recipe: Recipe | None = None, graph: "LockGraph | None" = None) -> Prepared:
-    """With options.package set, the hash covers only what that member reaches (see closure.py).
-    `plan` passes project, recipe and graph to do the reading and parsing once for many members."""
-    project = project or read_project(project_dir)
+            recipe: Recipe | None = None, context: Path | str | None = None) -> Prepared:
+    """With options.package set, the hash covers what uv installs for that member (see scope.py).
+    uv is asked in every case: a selection it refuses is bad input before anything is built.
+    `plan` passes project and recipe to read and reduce the files once for many targets."""
+    project = project or read_project(project_dir, context)
     recipe = recipe or build_recipe(project)
-    text = dockerfile.render(options)
-    if options.package:
-        from .closure import LockGraph, closure_items
-
-        items = closure_items(project, recipe, graph or LockGraph(project.lock), options)
-    else:
-        items = recipe.canonical_items()
-    return Prepared(project, recipe, options, text, compute(items, options, text))
+    installed = export_installed(project, options)
+    text = dockerfile.render(options, project.subdir)
+    items = member_items(project, recipe, installed) if options.package else recipe.canonical_items()
+    return Prepared(project, recipe, options, text, compute(items, options, text), installed)

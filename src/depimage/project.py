@@ -37,17 +37,31 @@ class Pyproject:
 
 @dataclass
 class Project:
-    """A uv project or workspace, as read: root first among the pyprojects, members sorted by path."""
+    """A uv project or workspace, as read: root first among the pyprojects, members sorted by path.
+
+    Paths are relative to `base`: the project folder itself, or, when path dependencies lead to siblings
+    outside it (`path = "../common"`), the nearest folder that holds them all. The recipe keeps that layout."""
 
     root: Path
+    base: Path
     pyprojects: list[Pyproject]
     lock: Lock
     extra_files: dict[str, bytes]  # settings files at the root that change what uv installs
-    member_dirs: list[str]  # workspace members (not path dependencies), relative to the root
+    member_dirs: list[str]  # workspace members (not path dependencies)
+
+    @property
+    def subdir(self) -> str:
+        """The project folder inside the recipe: "" unless path dependencies lead outside it."""
+        rel = self.root.relative_to(self.base).as_posix()
+        return "" if rel == "." else rel
+
+    def at_root(self, name: str) -> str:
+        """The recipe path of a file in the project folder, e.g. uv.lock."""
+        return f"{self.subdir}/{name}" if self.subdir else name
 
     def workspace_members(self) -> list[Pyproject]:
         """The root (when it is a project) and the workspace members: what `uv sync --package` accepts."""
-        dirs = {"", *self.member_dirs}
+        dirs = {self.subdir, *self.member_dirs}
         return [pp for pp in self.pyprojects if pp.dir in dirs and pp.name]
 
 
@@ -66,8 +80,11 @@ def read_toml(path: Path) -> tuple[str, dict]:
                          hint="fix the syntax there; `uv lock` will also point at it") from exc
 
 
-def read_project(project_dir: Path | str) -> Project:
-    """Read the project at project_dir: root pyproject.toml, workspace members, path dependencies, uv.lock."""
+def read_project(project_dir: Path | str, context: Path | str | None = None) -> Project:
+    """Read the project at project_dir: root pyproject.toml, workspace members, path dependencies, uv.lock.
+
+    Local packages may lie anywhere inside `context` (default: the git repository the project is in, else the
+    project folder), never outside it, and are never reached through a symlink."""
     given = Path(project_dir)
     if not given.is_dir():
         raise InputError("not a directory", file=given, hint="pass the folder that holds pyproject.toml and uv.lock")
@@ -82,86 +99,135 @@ def read_project(project_dir: Path | str) -> Project:
         if parent:
             hint = f"this looks like a member of the workspace at {parent}: run depimage there"
         raise InputError("no uv.lock next to pyproject.toml", file=given, hint=hint)
+    bound = _boundary(root, context)
+    inside = _Boundary(bound, root)
 
-    root_pp = _read_pyproject(root, "pyproject.toml")
+    root_text, root_data = read_toml(root / "pyproject.toml")
     lock = Lock.read(lock_path)
 
-    members = _workspace_members(root, root_pp)
-    dirs = set(members)
+    members = _workspace_members(inside, root_text, root_data)
+    dirs = {inside.root_rel, *members}
     for pkg in lock.local.values():
         if pkg.kind == "path":
             continue  # a local archive: no pyproject to carry, and --no-install-local skips it
-        rel = _checked_dir(root, pkg.path, lock_path, line_of(lock.text, f'"{pkg.path}"'))
-        if (root / rel / "pyproject.toml").is_file():
+        rel = inside.check(pkg.path, lock_path, line_of(lock.text, f'"{pkg.path}"'))
+        if (bound / rel / "pyproject.toml").is_file():
             dirs.add(rel)
-    dirs.discard("")
 
-    pyprojects = [root_pp] + [_read_pyproject(root, f"{d}/pyproject.toml") for d in sorted(dirs)]
-    for pp in pyprojects:
-        _check_path_sources(root, pp)
+    base_rel = os.path.commonpath([d or "." for d in dirs]) if dirs else ""
+    base = (bound / base_rel).resolve() if base_rel not in ("", ".") else bound
+    def below_base(rel: str) -> str:
+        out = os.path.relpath(bound / rel if rel else bound, base)
+        return "" if out == "." else PurePosixPath(out).as_posix()
+
+    ordered = [inside.root_rel] + sorted(dirs - {inside.root_rel})
+    pyprojects = []
+    for d in ordered:
+        sub = below_base(d)
+        relpath = f"{sub}/pyproject.toml" if sub else "pyproject.toml"
+        if d == inside.root_rel:
+            pyprojects.append(Pyproject(relpath, root / "pyproject.toml", root_text, root_data))
+        else:
+            text, data = read_toml(bound / d / "pyproject.toml")
+            pyprojects.append(Pyproject(relpath, bound / d / "pyproject.toml", text, data))
+    for pp, d in zip(pyprojects, ordered):
+        _check_path_sources(inside, pp, d)
 
     extra: dict[str, bytes] = {}
+    root_sub = below_base(inside.root_rel)
     for name in (".python-version", "uv.toml"):
         f = root / name
         if f.is_symlink():
             raise InputError("is a symlink; depimage reads only regular files inside the project", file=f)
         if f.is_file():
-            extra[name] = f.read_bytes()
-    return Project(root=root, pyprojects=pyprojects, lock=lock, extra_files=extra, member_dirs=members)
+            extra[f"{root_sub}/{name}" if root_sub else name] = f.read_bytes()
+    return Project(root=root, base=base, pyprojects=pyprojects, lock=lock, extra_files=extra,
+                   member_dirs=sorted(below_base(m) for m in members))
 
 
-def _read_pyproject(root: Path, relpath: str) -> Pyproject:
-    path = root / relpath
-    text, data = read_toml(path)
-    return Pyproject(relpath=relpath, path=path, text=text, data=data)
+def _boundary(root: Path, context: Path | str | None) -> Path:
+    """The folder nothing is read outside of: --context, else the git top level, else the project."""
+    if context is not None:
+        bound = Path(context).resolve()
+        if not bound.is_dir():
+            raise InputError("--context is not a directory", file=context)
+        if not root.is_relative_to(bound):
+            raise InputError(f"the project {root} is not inside --context", file=context,
+                             hint="pass a --context folder that contains the project, e.g. the repository root")
+        return bound
+    return repository_root(root) or root
 
 
-def _workspace_members(root: Path, root_pp: Pyproject) -> list[str]:
+def repository_root(folder: Path) -> Path | None:
+    """The git top level folder is in (a .git folder, or file for worktrees), or None."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class _Boundary:
+    """Checks that paths stay inside `bound` and pass no symlink; answers in POSIX form relative to it."""
+
+    bound: Path
+    root: Path
+
+    @property
+    def root_rel(self) -> str:
+        rel = self.root.relative_to(self.bound).as_posix()
+        return "" if rel == "." else rel
+
+    def check(self, rel: str, file: Path, line: int | None, *, start: str | None = None,
+              what: str = "path") -> str:
+        """rel, read from `start` (default: the project folder), as a path relative to the boundary."""
+        start = self.root_rel if start is None else start
+        given = rel.replace("\\", "/")
+        norm = os.path.normpath(os.path.join(start, given) if given else (start or "."))
+        if os.path.isabs(given) or norm == ".." or norm.startswith("../"):
+            raise InputError(f"{what} {rel!r} leads outside {self.bound}", file=file, line=line,
+                             hint="depimage reads local packages only inside the repository the project is in "
+                                  "(its git top level); pass --context DIR to name a wider folder, or move the "
+                                  "package inside")
+        if norm == ".":
+            return ""
+        current = self.bound
+        for part in PurePosixPath(norm).parts:
+            current = current / part
+            if current.is_symlink():
+                raise InputError(f"{what} {rel!r} passes through the symlink {current.relative_to(self.bound)}",
+                                 file=file, line=line,
+                                 hint="depimage does not follow symlinks; use the real folder instead")
+        return PurePosixPath(norm).as_posix()
+
+
+def _workspace_members(inside: _Boundary, text: str, data: dict) -> list[str]:
     """Member folders as uv finds them: glob matches that hold a pyproject.toml, less the excluded ones."""
-    ws = root_pp.data.get("tool", {}).get("uv", {}).get("workspace", {})
+    ws = data.get("tool", {}).get("uv", {}).get("workspace", {})
+    file = inside.root / "pyproject.toml"
     found: set[str] = set()
     excluded: set[str] = set()
     for key, into in (("members", found), ("exclude", excluded)):
         for pattern in ws.get(key, []):
-            line = line_of(root_pp.text, f'"{pattern}"')
+            line = line_of(text, f'"{pattern}"')
             # The fixed part before the first wildcard must stay inside, even when nothing matches yet.
             fixed = list(PurePosixPath(pattern).parts)
             fixed = fixed[: next((i for i, p in enumerate(fixed) if any(c in p for c in "*?[")), len(fixed))]
             if fixed:
-                _checked_dir(root, "/".join(fixed), root_pp.path, line, what=f"glob {pattern!r}:")
-            for match in sorted(glob.glob(pattern, root_dir=root)):
-                rel = _checked_dir(root, match, root_pp.path, line)
-                if key == "exclude" or (root / rel / "pyproject.toml").is_file():
+                inside.check("/".join(fixed), file, line, what=f"glob {pattern!r}:")
+            for match in sorted(glob.glob(pattern, root_dir=inside.root)):
+                rel = inside.check(match, file, line)
+                if key == "exclude" or (inside.bound / rel / "pyproject.toml").is_file():
                     into.add(rel)
     return sorted(found - excluded)
 
 
-def _checked_dir(root: Path, rel: str, file: Path, line: int | None, what: str = "path") -> str:
-    """rel, normalised to POSIX form, after checking it stays inside root and passes no symlink."""
-    norm = os.path.normpath(rel.replace("\\", "/")) if rel else "."
-    if os.path.isabs(norm) or norm == ".." or norm.startswith("../"):
-        raise InputError(f"{what} {rel!r} leads outside the project", file=file, line=line,
-                         hint=f"depimage only reads inside {root}; run it from a folder that contains "
-                              "every local package, or make the package a workspace member")
-    if norm == ".":
-        return ""
-    current = root
-    for part in PurePosixPath(norm).parts:
-        current = current / part
-        if current.is_symlink():
-            raise InputError(f"{what} {rel!r} passes through the symlink {current.relative_to(root)}",
-                             file=file, line=line,
-                             hint="depimage does not follow symlinks; use the real folder instead")
-    return PurePosixPath(norm).as_posix()
-
-
-def _check_path_sources(root: Path, pp: Pyproject) -> None:
+def _check_path_sources(inside: _Boundary, pp: Pyproject, pp_dir: str) -> None:
     sources = pp.data.get("tool", {}).get("uv", {}).get("sources", {})
     for name, spec in sources.items():
         for one in spec if isinstance(spec, list) else [spec]:
             if isinstance(one, dict) and "path" in one:
-                rel = os.path.join(pp.dir, one["path"]) if pp.dir else one["path"]
-                _checked_dir(root, rel, pp.path, line_of(pp.text, one["path"]))
+                inside.check(one["path"], pp.path, line_of(pp.text, one["path"]), start=pp_dir)
 
 
 def _enclosing_workspace(start: Path) -> Path | None:

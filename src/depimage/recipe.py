@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import MASKED_VERSION
 from .errors import InputError, line_of
+from .masking import mask_requirements, normalize_name
 from .project import Project, Pyproject
 
 PROJECT_KEYS = ("name", "version", "requires-python", "dependencies", "optional-dependencies", "dynamic")
@@ -55,29 +55,29 @@ def canonical_json(data: object) -> bytes:
 
 
 def build_recipe(project: Project) -> Recipe:
-    """Reduce every pyproject.toml, mask local versions in uv.lock, and check the lock is not stale."""
+    """Reduce every pyproject.toml, mask local versions and the exact pins between local packages, and
+    check the lock is not stale."""
     _check_not_stale(project)
-    verbatim = {"uv.lock": project.lock.masked.encode(), **project.extra_files}
-    return Recipe(pyprojects={pp.relpath: reduce_pyproject(pp.data) for pp in project.pyprojects},
+    local = {normalize_name(name) for name in project.lock.local}
+    verbatim = {project.at_root("uv.lock"): project.lock.masked.encode(), **project.extra_files}
+    return Recipe(pyprojects={pp.relpath: reduce_pyproject(pp.data, local) for pp in project.pyprojects},
                   verbatim=verbatim)
 
 
-def reduce_pyproject(data: dict) -> dict:
-    """What decides installation, with tables in sorted order: key order, comments and layout drop out."""
+def reduce_pyproject(data: dict, local: set[str] = frozenset()) -> dict:
+    """What decides installation, with tables in sorted order: key order, comments and layout drop out.
+    Versions of the project's own packages (local: their normal names) are masked, see masking.py."""
     out: dict = {}
     project = data.get("project")
     if isinstance(project, dict):
-        kept = {k: project[k] for k in PROJECT_KEYS if k in project}
-        if "version" in kept:
-            kept["version"] = MASKED_VERSION
-        out["project"] = kept
+        out["project"] = {k: project[k] for k in PROJECT_KEYS if k in project}
     for key in ("dependency-groups", "build-system"):
         if key in data:
             out[key] = data[key]
     uv = data.get("tool", {}).get("uv")
     if uv is not None:
         out["tool"] = {"uv": uv}
-    return _sorted_tables(out)
+    return _sorted_tables(mask_requirements(out, local))
 
 
 def _sorted_tables(value):
@@ -130,10 +130,6 @@ def write_recipe(recipe: Recipe, out: Path, project_root: Path, *, force: bool =
         raise
 
 
-def normalize_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _requirement_name(req: str) -> str | None:
     found = _NAME.match(req)
     return normalize_name(found.group(1)) if found else None
@@ -160,8 +156,9 @@ def _check_not_stale(project: Project) -> None:
         if "optional-dependencies" not in dynamic:
             for reqs in pp.data.get("project", {}).get("optional-dependencies", {}).values():
                 wanted += reqs
+        locked.add(normalize_name(name))  # `all = ["proj[a,b]"]`: uv flattens extras that name the project
         _missing(wanted, locked, pp, "requires-dist")
-        groups = {normalize_name(g): {normalize_name(r["name"]) for r in reqs if "name" in r}
+        groups = {normalize_name(g): {normalize_name(r["name"]) for r in reqs if "name" in r} | {normalize_name(name)}
                   for g, reqs in pkg.requires_dev.items()}
         declared = dict(pp.data.get("dependency-groups", {}))
         legacy = pp.data.get("tool", {}).get("uv", {}).get("dev-dependencies")
