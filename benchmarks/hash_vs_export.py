@@ -1,4 +1,6 @@
-"""Benchmark: `depimage hash` against `uv export` on a large real lock (issue: dependency-only hash).
+"""Benchmark: `depimage hash` against `uv export` on a large real lock (issues: dependency-only hash, per-member
+hashes). `hash --package` asks uv for the installed set itself, so its peer is that one `uv export`:
+the target is at most 100 ms added to it.
 
 Makes (once, cached in benchmarks/.work/big) a project with apache-airflow and a few providers, jupyterlab,
 pandas, scikit-learn, fastapi, django and boto3 locked by real uv, then times both commands as a user runs
@@ -57,6 +59,10 @@ def main() -> None:
 
     uv_export = timed(["uv", "export", "--frozen", "--no-emit-project", "-o", "/dev/null"], args.runs)
     depimage = timed([sys.executable, "-m", "depimage", "hash", "--uv-version", "0.13.9"], args.runs)
+    export_member = timed(["uv", "export", "--frozen", "--no-emit-local", "--format", "pylock.toml", "--package", "big"],
+                          args.runs)
+    depimage_member = timed([sys.executable, "-m", "depimage", "hash", "--uv-version", "0.13.9", "--package", "big"],
+                            args.runs)
     python_bare = timed([sys.executable, "-c", "pass"], args.runs)
     python_startup = timed([sys.executable, "-c", "import depimage.cli"], args.runs)
 
@@ -82,6 +88,9 @@ def main() -> None:
     print(f"  of which python itself            median {med(python_bare) * 1000:7.1f} ms (the floor for any Python CLI)")
     print(f"  of which python + imports         median {med(python_startup) * 1000:7.1f} ms")
     print(f"  depimage's own work (in-process)  median {med(inproc) * 1000:7.1f} ms")
+    print(f"uv export --package (pylock.toml)   median {med(export_member) * 1000:7.1f} ms")
+    print(f"depimage hash --package (process)   median {med(depimage_member) * 1000:7.1f} ms, "
+          f"{(med(depimage_member) - med(export_member)) * 1000:.1f} ms added to one uv export (target: at most 100)")
     print(f"full tomllib parse of the lock      once   {full_parse * 1000:7.1f} ms (what depimage avoids)")
     print(f"ratio depimage hash / uv export: {med(depimage) / med(uv_export):.2f} (process), "
           f"{med(inproc) / med(uv_export):.2f} (own work)")

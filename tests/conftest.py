@@ -106,3 +106,15 @@ def action_image(sandbox) -> str:
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     return ACTION_IMAGE
+
+
+@pytest.fixture(scope="session")
+def siblings_template(templates) -> Path:
+    from helpers import make_siblings
+
+    return make_siblings(templates / "siblings")
+
+
+@pytest.fixture
+def siblings(siblings_template, tmp_path) -> Path:
+    return copy(siblings_template, tmp_path / "siblings")

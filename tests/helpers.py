@@ -119,3 +119,19 @@ def make_monorepo(where: Path) -> Path:
     uv("add", "-q", "--no-sync", "core", cwd=where / "apps/worker")
     uv("add", "-q", "--no-sync", "packaging", cwd=where / "apps/tool")
     return where
+
+
+def make_siblings(where: Path) -> Path:
+    """A repository with one uv project per service and shared libraries beside them, reached by path
+    (`../../libs/common`): services/api uses libs/common, services/worker uses libs/extra."""
+    where.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(where)], check=True)
+    for lib, dep in (("common", "six"), ("extra", "idna")):
+        uv("init", "-q", "--lib", "--no-workspace", f"libs/{lib}", cwd=where)
+        uv("add", "-q", "--no-sync", dep, cwd=where / "libs" / lib)
+    for service, lib in (("api", "common"), ("worker", "extra")):
+        uv("init", "-q", "--package", "--no-workspace", f"services/{service}", cwd=where)
+        uv("add", "-q", "--no-sync", f"../../libs/{lib}", cwd=where / "services" / service)
+    for lib in ("common", "extra"):
+        (where / "libs" / lib / "uv.lock").unlink()  # only the services are locked, as in such repositories
+    return where
