@@ -7,7 +7,7 @@ import io
 import pytest
 
 from depimage import workflow
-from depimage.action import argv_from_inputs, parse_secrets
+from depimage.action import image_request, parse_secrets
 from depimage.errors import InputError
 
 
@@ -21,13 +21,28 @@ def test_inputs_as_the_runner_names_them():
         workflow.get_bool("no-dev", False, {"INPUT_NO-DEV": "yes please"})
 
 
-def test_argv_carries_secret_ids_never_values():
+def test_request_carries_secret_ids_never_values():
     env = {"INPUT_IMAGE": "r.io/x", "INPUT_SECRETS": "UV_INDEX_A_PASSWORD=hunter2\n\nUV_INDEX_A_USERNAME=bob\n",
-           "INPUT_EXTRAS": "pg", "INPUT_PUSH": "false", "INPUT_REGISTRY-PASSWORD": "pw-123"}
-    argv = argv_from_inputs(env)
-    assert argv[:2] == ["ensure", "."]
-    assert "hunter2" not in argv and "pw-123" not in argv and "bob" not in argv
-    assert argv.count("--secret") == 2 and "--no-push" in argv and ["--extra", "pg"] == argv[argv.index("--extra"):][:2]
+           "INPUT_EXTRAS": "pg", "INPUT_GROUPS": "lint, docs", "INPUT_NO-DEV": "true", "INPUT_PACKAGE": "api",
+           "INPUT_REGISTRY-PASSWORD": "pw-123"}
+    secrets = parse_secrets(env["INPUT_SECRETS"])
+    request = image_request(env, list(secrets))
+    assert request.secrets == ("UV_INDEX_A_PASSWORD", "UV_INDEX_A_USERNAME")
+    assert "hunter2" not in repr(request) and "pw-123" not in repr(request) and "bob" not in repr(request)
+    assert (request.extras, request.groups, request.no_dev, request.package) == (("pg",), ("lint", "docs"), True, "api")
+
+
+def test_step_location_finds_the_step_in_the_workflow(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "other.yml").write_text("name: other\non: push\n")
+    (folder / "image.yml").write_text("name: image\non: push\njobs:\n  a:\n    steps:\n      - uses: a/b@v1\n"
+                                      "      - id: deps\n        uses: depimage/depimage@v0\n")
+    env = {"GITHUB_WORKFLOW": "image", "GITHUB_ACTION": "deps"}
+    assert workflow.step_location(env, tmp_path) == (".github/workflows/image.yml", 7)
+    env = {"GITHUB_WORKFLOW_REF": "acme/shop/.github/workflows/image.yml@refs/heads/main", "GITHUB_ACTION": "__x"}
+    assert workflow.step_location(env, tmp_path) == (".github/workflows/image.yml", 8)
+    assert workflow.step_location({"GITHUB_WORKFLOW": "gone"}, tmp_path) == (None, None)
 
 
 def test_bad_secret_line_names_its_number_not_its_value():

@@ -45,7 +45,7 @@ def test_app_image_installs_only_the_project(app, sandbox, uv_image, tmp_path, r
     (app / "src/shop/__init__.py").write_text(
         "def main() -> None:\n    import idna, six\n    print('shop runs with', six.__name__, idna.__name__)\n")
     result, _ = ensure(app, sandbox, uv_image, f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/e2e/app-{run_id}", "--no-dev")
-    build = docker("buildx", "build", "--progress=plain", "--network=host", "--load", "-t", "e2e/shop:app",
+    build = docker("buildx", "build", "--progress=plain", "--no-cache", "--network=host", "--load", "-t", "e2e/shop:app",
                    "--build-arg", f"DEPS_IMAGE={result['image']}", "-f", str(REPO / "examples/Dockerfile"), str(app))
     changes = [line.split("+ ", 1)[1].split()[0] for line in build.stderr.splitlines() if " + " in line and "==" in line]
     assert changes == ["shop==0.1.0"], build.stderr  # the project, and no third-party package
@@ -216,11 +216,12 @@ def test_recipe_dockerfile_keeps_the_dependency_step_cached(app, sandbox, uv_ima
     uv("version", "--bump", "minor", "--no-sync", cwd=app)
     with (app / "pyproject.toml").open("a") as fh:
         fh.write("\n[tool.ruff]\nline-length = 100\n")
-    (app / "src/shop/__init__.py").write_text("def main() -> None:\n    import six\n    print('v2', six.__name__)\n")
+    # run_id: a source change no earlier run against this engine has built
+    (app / "src/shop/__init__.py").write_text(f"def main() -> None:\n    import six\n    print('v2-{run_id}', six.__name__)\n")
     log = build()
     assert step_cached(log, "uv sync --frozen --no-install-local --no-dev"), log
     assert not step_cached(log, "RUN uv sync --frozen --no-dev"), log
-    assert docker("run", "--rm", "--network=none", f"e2e/recipe-{run_id}", "shop").stdout.strip() == "v2 six"
+    assert docker("run", "--rm", "--network=none", f"e2e/recipe-{run_id}", "shop").stdout.strip() == f"v2-{run_id} six"
 
 
 def test_failed_push_leaves_no_tag(app, sandbox, uv_image, tmp_path, run_id):

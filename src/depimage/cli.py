@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 from .errors import DepimageError, InputError
-from .options import ImageOptions, default_base_image, installed_uv_version
-from .prepare import Prepared, prepare
+from .hashing import TAG_PREFIX
 from .project import read_project
 from .recipe import build_recipe, write_recipe
-
-if TYPE_CHECKING:
-    from .ensure import EnsureResult
-    from .registry import Credentials, ImageName
+from .usecases import (EnsureRequest, HashRequest, ImageRequest, PlanRequest, RegistryAccess, ensure_image,
+                       hash_project, plan_targets)
 
 DESCRIPTION = """\
 Never reinstall a uv project's third-party dependencies when they did not change.
@@ -48,7 +43,7 @@ exit codes: 0 success, 1 failure (registry, builder), 2 bad input (project files
 
 
 def _registry_options(parser: argparse.ArgumentParser) -> None:
-    """How ensure and plan reach the registry; read by registry_credentials."""
+    """How ensure and plan reach the registry; read by registry_access."""
     parser.add_argument("--registry-username", default=os.environ.get("DEPIMAGE_REGISTRY_USERNAME"), metavar="USER",
                         help="default: $DEPIMAGE_REGISTRY_USERNAME")
     parser.add_argument("--registry-password-stdin", action="store_true",
@@ -114,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the dependency-only hash (sha256) and its tag form.",
                        epilog="example:\n  depimage hash --no-dev --json")
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
-    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"default: {TAG_PREFIX}")
     p.add_argument("--json", action="store_true",
                    help="print the hash, the tag, the options, the recipe's files and the installed set "
                         "(name, version, source of every package `uv sync` installs), to compare two revisions")
@@ -136,10 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "  depimage ensure --image local/api --no-push      # local engine only, no registry")
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
     p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="where the image lives, without a tag")
-    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"default: {TAG_PREFIX}")
     _registry_options(p)
     p.add_argument("--no-push", action="store_true", help="check and build in the local engine only")
-    p.add_argument("--network", metavar="MODE", help="network for RUN steps in the build, e.g. host")
+    p.add_argument("--network", metavar="MODE",
+                   help="network for RUN steps in the build, e.g. host (default: $DEPIMAGE_BUILD_NETWORK, else "
+                        "the builder's own)")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     _context_option(p)
     _image_options(p)
@@ -161,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  depimage plan --no-check            # hashes only, no registry")
     p.add_argument("project_dir", nargs="?", default=".", metavar="REPO_DIR", help="default: .")
     p.add_argument("--image", metavar="TEMPLATE", help="image name for targets without one; {name} is replaced")
-    p.add_argument("--tag-prefix", default="deps-", help="default: deps-")
+    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"default: {TAG_PREFIX}")
     _registry_options(p)
     p.add_argument("--no-check", action="store_true", help="do not ask the registry")
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
@@ -170,63 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_from_args(args: argparse.Namespace, project_root: Path, requires_python: str | None) -> ImageOptions:
-    """ImageOptions from the command line, with the documented defaults filled in."""
+def image_request(args: argparse.Namespace) -> ImageRequest:
+    """The image options as given on the command line; the use case fills in the defaults."""
     build_args = []
     for item in args.build_arg:
         name, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--build-arg {item!r} is not NAME=VALUE")
         build_args.append((name, value))
-    return ImageOptions(
-        base_image=args.base_image or default_base_image(project_root, requires_python),
-        uv_version=args.uv_version or installed_uv_version(),
-        uv_image=args.uv_image or "",
-        no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra),
-        all_extras=args.all_extras, all_groups=args.all_groups, no_default_groups=args.no_default_groups,
-        package=args.package,
+    return ImageRequest(
+        base_image=args.base_image or "", uv_version=args.uv_version or "", uv_image=args.uv_image or "",
+        no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
+        all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=tuple(build_args),
-        secret_ids=tuple(secret_id(s) for s in args.secret),
-    )
+        build_args=tuple(build_args), secrets=tuple(args.secret))
 
 
-def secret_id(spec: str) -> str:
-    """The id of a --secret spec: all the hash needs, so `hash` works without the secret's value."""
-    if spec.startswith("id="):
-        return spec.split(",")[0][3:]
-    return spec.partition("=")[0]
+def registry_access(args: argparse.Namespace) -> RegistryAccess:
+    """Username from the option or $DEPIMAGE_REGISTRY_USERNAME; the password never from argv."""
+    password = getattr(args, "registry_password", None) or os.environ.get("DEPIMAGE_REGISTRY_PASSWORD", "")
+    return RegistryAccess(args.registry_username or "", password, args.insecure_registry)
 
 
-def parse_secret(spec: str) -> tuple[str, str]:
-    """ID[=ENV_OR_FILE] or buildx's id=ID,env=VAR / id=ID,src=FILE → (id, buildx --secret value)."""
-    if spec.startswith("id="):
-        fields = dict(part.partition("=")[::2] for part in spec.split(","))
-        sid = fields.get("id", "")
-        if "env" in fields:
-            return sid, f"id={sid},env={fields['env']}"
-        if "src" in fields or "source" in fields:
-            return sid, f"id={sid},src={fields.get('src') or fields['source']}"
-        return sid, f"id={sid},env={sid}"
-    sid, _, source = spec.partition("=")
-    source = source or sid
-    if os.environ.get(source) is not None:
-        return sid, f"id={sid},env={source}"
-    if Path(source).is_file():
-        return sid, f"id={sid},src={source}"
-    raise InputError(f"secret {sid!r}: no environment variable or file named {source!r}",
-                     hint="set the variable (e.g. from your CI's secret store) or name a file that holds the value")
-
-
-def prepared_from_args(args: argparse.Namespace) -> Prepared:
-    project = read_project(args.project_dir, args.context)
-    requires_python = project.pyprojects[0].data.get("project", {}).get("requires-python")
-    options = options_from_args(args, project.root, requires_python)
-    return prepare(args.project_dir, options, project=project)
+def _context(args: argparse.Namespace) -> str | None:
+    return str(args.context) if args.context else None
 
 
 def cmd_recipe(args: argparse.Namespace) -> int:
-    project = read_project(args.project_dir, args.context)
+    project = read_project(args.project_dir, _context(args))
     recipe = build_recipe(project)
     write_recipe(recipe, args.out, project.root, force=args.force)
     where = f"; the project is at {Path(args.out) / project.subdir}" if project.subdir else ""
@@ -235,7 +203,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 
 
 def cmd_hash(args: argparse.Namespace) -> int:
-    prepared = prepared_from_args(args)
+    prepared = hash_project(HashRequest(args.project_dir, image_request(args), _context(args)))
     if args.json:
         print(json.dumps({
             "hash": prepared.hash.hex,
@@ -251,41 +219,12 @@ def cmd_hash(args: argparse.Namespace) -> int:
     return 0
 
 
-def registry_credentials(args: argparse.Namespace, image: "ImageName") -> "Credentials | None":
-    """Explicit credentials (password never from argv), else what `docker login` stored."""
-    from .registry import Credentials, docker_config_credentials
-
-    password = getattr(args, "registry_password", None) or os.environ.get("DEPIMAGE_REGISTRY_PASSWORD")
-    if args.registry_username:
-        if not password:
-            raise InputError(f"--registry-username {args.registry_username!r} given without a password",
-                             hint="put it in $DEPIMAGE_REGISTRY_PASSWORD or pass --registry-password-stdin")
-        return Credentials(args.registry_username, password)
-    if password:
-        raise InputError("a registry password was given without --registry-username")
-    return docker_config_credentials(image)
-
-
-def run_ensure(args: argparse.Namespace, on_line: Callable[[str], None],
-               on_status: Callable[[str], None]) -> "EnsureResult":
-    """`ensure` from parsed arguments; shared by the CLI and the action."""
-    # The registry client (requests) loads here, not at start-up: `hash` and `recipe` never need it.
-    from .ensure import ensure
-    from .registry import parse_image_name
-
-    image = parse_image_name(args.image)
-    secrets = tuple(parse_secret(s)[1] for s in args.secret)
-    credentials = registry_credentials(args, image)
-    prepared = prepared_from_args(args)
-    on_status(f"dependency hash {prepared.hash.hex[:24]}")
-    return ensure(prepared, image, tag_prefix=args.tag_prefix, push=not args.no_push, credentials=credentials,
-                  insecure=args.insecure_registry, secrets=secrets, network=args.network,
-                  on_line=on_line, on_status=on_status)
-
-
 def cmd_ensure(args: argparse.Namespace) -> int:
-    result = run_ensure(args, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
-                        on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
+    request = EnsureRequest(args.project_dir, args.image, image_request(args), registry_access(args),
+                            tag_prefix=args.tag_prefix, push=not args.no_push, network=args.network,
+                            context=_context(args))
+    result = ensure_image(request, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
+                          on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
     if args.output == "json":
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -294,29 +233,11 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_from_args(args: argparse.Namespace) -> list:
-    """`plan` from parsed arguments; shared by the CLI and the action."""
-    from .plan import plan
-
-    base = options_from_args(args, Path(args.project_dir), None)
-    if not args.base_image:  # the default depends on each project: plan.targets_of fills it in
-        base = dataclasses.replace(base, base_image="")
-    creds_cache: dict = {}
-
-    def credentials_for(image: "ImageName") -> "Credentials | None":
-        if image.host not in creds_cache:
-            creds_cache[image.host] = registry_credentials(args, image)
-        return creds_cache[image.host]
-
-    return plan(args.project_dir, base, image_template=args.image, tag_prefix=args.tag_prefix,
-                check=not args.no_check, credentials_for=credentials_for, insecure=args.insecure_registry,
-                context=args.context)
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     from .plan import matrix
 
-    targets = plan_from_args(args)
+    targets = plan_targets(PlanRequest(args.project_dir, args.image, image_request(args), registry_access(args),
+                                       tag_prefix=args.tag_prefix, check=not args.no_check, context=_context(args)))
     if args.output == "json":
         print(json.dumps(matrix(targets), indent=2))
     else:

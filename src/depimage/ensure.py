@@ -14,6 +14,7 @@ from typing import Callable
 
 from .builder import BuildError, BuildRequest, build, local_image_id
 from .errors import DepimageError
+from .hashing import TAG_PREFIX
 from .prepare import Prepared
 from .registry import Credentials, ImageName, Registry
 
@@ -37,7 +38,7 @@ class EnsureResult:
         return asdict(self)
 
 
-def ensure(prepared: Prepared, image: ImageName, *, tag_prefix: str = "deps-", push: bool = True,
+def ensure(prepared: Prepared, image: ImageName, *, tag_prefix: str = TAG_PREFIX, push: bool = True,
            credentials: Credentials | None = None, insecure: bool = False, secrets: tuple[str, ...] = (),
            network: str | None = None, labels: dict[str, str] | None = None,
            on_line: Callable[[str], None] = lambda line: None,

@@ -11,6 +11,7 @@ from .options import ImageOptions
 from .recipe import FILE_MODE, canonical_json
 
 TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository
+TAG_PREFIX = "deps-"  # the default tag is deps-<first 24 hex digits of the hash>
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class DependencyHash:
 
     hex: str
 
-    def tag(self, prefix: str = "deps-") -> str:
+    def tag(self, prefix: str = TAG_PREFIX) -> str:
         return f"{prefix}{self.hex[:TAG_HEX]}"
 
 

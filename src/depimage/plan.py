@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, line_of
+from .hashing import TAG_PREFIX
 from .options import ImageOptions, default_base_image
 from .prepare import prepare
 from .project import Project, read_project, repository_root
@@ -101,7 +102,7 @@ def _fill(template: str, name: str) -> str:
     return template.replace("{name}", name) if "{name}" in template else f"{template}/{name}"
 
 
-def plan(repo_dir: Path | str, base: ImageOptions, *, image_template: str | None = None, tag_prefix: str = "deps-",
+def plan(repo_dir: Path | str, base: ImageOptions, *, image_template: str | None = None, tag_prefix: str = TAG_PREFIX,
          check: bool = True, credentials_for=None, insecure: bool = False,
          context: Path | str | None = None) -> list[Target]:
     """Hash every target (uv is asked for all of them at once), then ask the registry about all of them."""

@@ -98,7 +98,7 @@ def read_project(project_dir: Path | str, context: Path | str | None = None) -> 
         parent = _enclosing_workspace(root)
         if parent:
             hint = f"this looks like a member of the workspace at {parent}: run depimage there"
-        raise InputError("no uv.lock next to pyproject.toml", file=given, hint=hint)
+        raise InputError("no uv.lock next to pyproject.toml", file=given / "pyproject.toml", line=1, hint=hint)
     bound = _boundary(root, context)
     inside = _Boundary(bound, root)
 

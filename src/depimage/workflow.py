@@ -8,8 +8,10 @@ replace the actions-toolkit package, whose last release is from 2022; see the RE
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 
@@ -82,3 +84,33 @@ def set_output(name: str, value: str, env: dict[str, str] | None = None) -> None
 def add_summary(markdown: str, env: dict[str, str] | None = None) -> None:
     """Append Markdown to the job summary ($GITHUB_STEP_SUMMARY)."""
     _append("GITHUB_STEP_SUMMARY", markdown if markdown.endswith("\n") else markdown + "\n", env)
+
+
+def step_location(env: dict[str, str], workspace: Path) -> tuple[str | None, int | None]:
+    """The workflow file (relative to the workspace) and the line of the running step: where an annotation
+    about the step's inputs belongs. GitHub names the file in GITHUB_WORKFLOW_REF; act does not, so
+    otherwise the workflow whose `name:` is GITHUB_WORKFLOW is used."""
+    folder = workspace / ".github" / "workflows"
+    ref = env.get("GITHUB_WORKFLOW_REF", "").split("@")[0]
+    if ref.count("/") >= 2:
+        candidates = [workspace / ref.split("/", 2)[2]]
+    else:
+        name = re.compile(rf"^name:\s*['\"]?{re.escape(env.get('GITHUB_WORKFLOW', ''))}['\"]?\s*$", re.M)
+        candidates = [f for f in sorted(folder.glob("*.y*ml")) if name.search(_read(f))]
+    job, step = re.escape(env.get("GITHUB_JOB", "")), re.escape(env.get("GITHUB_ACTION", ""))
+    for path in candidates:
+        text = _read(path)
+        in_job = re.search(rf"^  {job}:\s*$", text, re.M) if job else None
+        start = in_job.end() if in_job else 0  # step ids repeat across jobs
+        by_id = re.compile(rf"^\s*(?:-\s+)?id:\s*['\"]?{step}['\"]?\s*$", re.M).search(text, start) if step else None
+        found = by_id or re.compile(r"^\s*(?:-\s+)?uses:.*depimage", re.M).search(text, start)
+        if found:
+            return path.relative_to(workspace).as_posix(), text.count("\n", 0, found.start()) + 1
+    return None, None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
