@@ -15,7 +15,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 class FaultProxy:
     """Start with `with FaultProxy(upstream, "PUT", r"/manifests/", failures=1) as proxy:`; proxy.address is
-    HOST:PORT; proxy.log lists (method, path, status) of every request, injected ones included. With
+    HOST:PORT; proxy.log lists (method, path, status) of every request, injected ones included, and
+    proxy.downloaded counts the response bytes (failures=0: a recording proxy that injects nothing). With
     forward_failures, an injected request still reaches the registry: as when a concurrent run's identical
     push lands and ours is answered 500."""
 
@@ -27,6 +28,7 @@ class FaultProxy:
         self.pattern = re.compile(path_pattern)
         self.failures_left = failures
         self.log: list[tuple[str, str, int]] = []
+        self.downloaded = 0  # bytes of response bodies sent to the client: what it downloaded
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -96,6 +98,8 @@ class FaultProxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+                    with proxy._lock:
+                        proxy.downloaded += len(data)
                 proxy.log.append((self.command, self.path, response.status))
 
             def _upstream(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:

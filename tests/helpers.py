@@ -135,3 +135,16 @@ def make_siblings(where: Path) -> Path:
     for lib in ("common", "extra"):
         (where / "libs" / lib / "uv.lock").unlink()  # only the services are locked, as in such repositories
     return where
+
+
+def make_compiled(where: Path) -> Path:
+    """A project with a C extension (setuptools): its wheel is for one platform only."""
+    where.mkdir(parents=True)
+    uv("init", "-q", "--lib", "--build-backend", "setuptools", "--name", "fastcore", ".", cwd=where)
+    (where / "src/fastcore/_speed.c").write_text(
+        '#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, NULL};\n'
+        "PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&m); }\n")
+    (where / "setup.py").write_text("from setuptools import Extension, setup\n"
+                                    "setup(ext_modules=[Extension('fastcore._speed', ['src/fastcore/_speed.c'])])\n")
+    uv("add", "-q", "--no-sync", "six", cwd=where)
+    return where

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, workflow
 from .errors import DepimageError, InputError
@@ -16,7 +17,10 @@ from .hashing import TAG_PREFIX
 from .usecases import (EnsureRequest, HashRequest, ImageRequest, PlanRequest, RegistryAccess, ensure_image,
                        hash_project, plan_targets)
 
-MODES = ("ensure", "hash", "plan")
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+MODES = ("ensure", "hash", "plan", "app")
 
 
 def image_request(env: dict[str, str], secret_ids: list[str]) -> ImageRequest:
@@ -76,6 +80,8 @@ def run(env: dict[str, str]) -> int:
                    "targets": json.dumps(result["targets"])}
         summary = [(t.name, f"`{t.image}:{t.tag}` {'present' if t.present else 'missing'}") for t in targets]
         summary.append(("missing", f"{sum(not t.present for t in targets)} of {len(targets)}"))
+    elif mode == "app":
+        outputs, summary = run_app(env, project_dir, image, registry, tag_prefix)
     else:
         if not get("image"):
             raise InputError("input image is required for mode ensure",
@@ -107,6 +113,39 @@ def run(env: dict[str, str]) -> int:
     workflow.add_summary("### depimage\n\n| | |\n|---|---|\n"
                          + "".join(f"| {k} | {v} |\n" for k, v in summary), env)
     return 0
+
+
+def runtime_inputs(env: dict[str, str]) -> "Runtime":
+    """The image's runtime settings from the inputs (over [tool.depimage.app])."""
+    from .runtime import Runtime, pairs, port, words
+
+    get = lambda name: workflow.get_input(name, "", env)  # noqa: E731
+    lines = lambda name: [line.strip() for line in get(name).splitlines() if line.strip()]  # noqa: E731
+    return Runtime(command=words(get("command"), "input command") if get("command") else None,
+                   entrypoint=words(get("entrypoint"), "input entrypoint") if get("entrypoint") else None,
+                   workdir=get("workdir") or None, user=get("user") or None, env=pairs(lines("env"), "input env"),
+                   ports=tuple(port(p) for p in workflow.get_list("ports", env)),
+                   labels=pairs(lines("labels"), "input labels"), include=tuple(workflow.get_list("include", env)))
+
+
+def run_app(env: dict[str, str], project_dir: str, image: ImageRequest, registry: RegistryAccess,
+            tag_prefix: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    from .usecases import AppRequest, app_image
+
+    get = lambda name: workflow.get_input(name, "", env)  # noqa: E731
+    if not get("image") or not get("tag"):
+        raise InputError("inputs image and tag are required for mode app",
+                         hint="set `with: image:` to REGISTRY/NAME and `tag:` to the application's tag")
+    request = AppRequest(project_dir, get("image"), get("tag"), image, registry, deps_image=get("deps-image"),
+                         deps_repository=get("deps-repository"), runtime=runtime_inputs(env), tag_prefix=tag_prefix,
+                         network=get("build-network") or None)
+    result = app_image(request, on_line=lambda line: print(line, flush=True),
+                       on_status=lambda m: print(f"depimage: {m}", flush=True))
+    outputs = {"image": result.image, "digest": result.digest, "deps-image": result.deps_image,
+               "tag": get("tag")}
+    summary = [("image", f"`{result.image}`"), ("digest", f"`{result.digest}`"), ("on", f"`{result.deps_image}`"),
+               ("uploaded", f"{result.uploaded} bytes")]
+    return outputs, summary
 
 
 def annotate(exc: DepimageError, env: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import DepimageError, InputError
@@ -16,6 +17,9 @@ from .project import read_project
 from .recipe import build_recipe, write_recipe
 from .usecases import (EnsureRequest, HashRequest, ImageRequest, PlanRequest, RegistryAccess, ensure_image,
                        hash_project, plan_targets)
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 DESCRIPTION = """\
 Never reinstall a uv project's third-party dependencies when they did not change.
@@ -31,12 +35,15 @@ commands, in the order data flows:
   hash     print the dependency-only hash and its tag form
   ensure   make sure REGISTRY/NAME:deps-<hash> exists: one registry check, build and push if missing
   plan     list the deployable targets of a repository with their hashes, as a CI matrix
+  app      the application image: the dependency image plus one layer with the project, made on the
+           registry (no Docker engine, no dependency layer downloaded)
 
 examples:
   depimage hash
   depimage recipe . --out /tmp/recipe
   depimage ensure --image ghcr.io/acme/api --no-dev
   depimage plan --output json
+  depimage app --image ghcr.io/acme/api --tag 1.4.0 --no-dev --port 8000
 
 exit codes: 0 success, 1 failure (registry, builder), 2 bad input (project files, options).
 """
@@ -164,6 +171,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     _context_option(p)
     _image_options(p)
+
+    p = sub.add_parser("app", help="the application image, assembled on the registry over the dependency image",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Make REGISTRY/NAME:TAG = the dependency image + one layer with the project: the\n"
+                                   "project (and the local packages it uses) built into wheels by uv and installed in\n"
+                                   "the image's layout, console scripts on /opt/venv/bin; for a project without a build\n"
+                                   "system, its files under /app. The layer, a config and the manifest are pushed to\n"
+                                   "the registry; the dependency image's layers are referenced (mounted across\n"
+                                   "repositories), never downloaded. Same inputs, same digest. The dependency image is\n"
+                                   "ensured first as `ensure` does (a build only when it is missing: that needs the\n"
+                                   "builder), or taken as --deps-image names it.",
+                       epilog="the image's runtime settings, in the project's pyproject.toml (options add to them):\n"
+                              "  [tool.depimage.app]\n"
+                              '  command = ["api", "--port", "8000"]   # default: the one console script\n'
+                              '  env = { LOG_LEVEL = "info" }\n'
+                              "  ports = [8000]\n"
+                              '  include = ["config/*.yaml"]           # .dockerignore syntax, copied under /app\n'
+                              "\nexit codes: 0 done, 1 registry or builder failure, 2 bad input (a compiled project,\n"
+                              "a --deps-image not made by depimage, bad options). The manifest is pushed last: a\n"
+                              "failure leaves no tag behind.\n"
+                              "\nexamples:\n"
+                              "  depimage app --image ghcr.io/acme/api --tag 1.4.0 --no-dev --output json\n"
+                              "  depimage app --image ghcr.io/acme/api --tag \"$GITHUB_SHA\" \\\n"
+                              "      --deps-image ghcr.io/acme/api-deps:deps-0123abcd --env LOG_LEVEL=debug")
+    p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
+    p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="the application image, without a tag")
+    p.add_argument("--tag", required=True, help="its tag, e.g. the version or the commit")
+    deps = p.add_mutually_exclusive_group()
+    deps.add_argument("--deps-image", metavar="REF", help="use this dependency image (REGISTRY/NAME:TAG or @DIGEST), "
+                                                          "made by `depimage ensure`; nothing is ensured")
+    deps.add_argument("--deps-repository", metavar="REGISTRY/NAME",
+                      help="where to ensure the dependency image (default: --image itself, tagged deps-<hash>)")
+    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"of the dependency image's tag (default: {TAG_PREFIX})")
+    g = p.add_argument_group("the image's runtime settings (over [tool.depimage.app])")
+    g.add_argument("--command", dest="cmd", metavar="CMD", help='CMD, as a shell would split it, or a JSON list')
+    g.add_argument("--entrypoint", metavar="CMD", help="ENTRYPOINT, likewise ('' clears the base image's)")
+    g.add_argument("--workdir", metavar="DIR", help="working folder (default: /app)")
+    g.add_argument("--user", metavar="USER[:GROUP]", help="user to run as")
+    g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="environment (repeatable)")
+    g.add_argument("--port", action="append", default=[], metavar="PORT[/PROTO]", help="exposed port (repeatable)")
+    g.add_argument("--label", action="append", default=[], metavar="NAME=VALUE", help="label (repeatable)")
+    g.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                   help="files beyond the package, copied under /app (.dockerignore syntax, repeatable)")
+    _registry_options(p)
+    p.add_argument("--network", metavar="MODE", help="network for RUN steps if the dependency image is built")
+    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _context_option(p)
+    _image_options(p)
     return parser
 
 
@@ -247,7 +302,44 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan}
+def runtime_options(args: argparse.Namespace) -> "Runtime":
+    """The runtime settings given on the command line."""
+    from .runtime import Runtime, pairs, port, words
+
+    def command(value: str | None, what: str) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if value.strip().startswith("["):
+            try:
+                return words(json.loads(value), what)
+            except ValueError:
+                raise InputError(f"{what} {value!r} is not a JSON list of strings") from None
+        return words(value, what)
+
+    return Runtime(command=command(args.cmd, "--command"), entrypoint=command(args.entrypoint, "--entrypoint"),
+                   workdir=args.workdir, user=args.user, env=pairs(args.env, "--env"),
+                   ports=tuple(port(p) for p in args.port), labels=pairs(args.label, "--label"),
+                   include=tuple(args.include))
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from .usecases import AppRequest, app_image
+
+    request = AppRequest(args.project_dir, args.image, args.tag, image_request(args), registry_access(args),
+                         deps_image=args.deps_image or "", deps_repository=args.deps_repository or "",
+                         runtime=runtime_options(args), tag_prefix=args.tag_prefix, network=args.network,
+                         context=_context(args))
+    result = app_image(request, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
+                       on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
+    if args.output == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"image: {result.image}\ndigest: {result.digest}\ndeps-image: {result.deps_image}\n"
+              f"uploaded: {result.uploaded} bytes")
+    return 0
+
+
+COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan, "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ plus the token dance the registry asks for (anonymous, Basic, or Bearer as ghcr.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -69,6 +70,19 @@ def parse_image_name(value: str) -> ImageName:
     return ImageName(name=value, host=host, repository=repo)
 
 
+def parse_image_ref(value: str) -> tuple[ImageName, str]:
+    """REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:... as (name, tag or digest)."""
+    if "@" in value:
+        name, _, reference = value.partition("@")
+    else:
+        slash = value.rfind("/")
+        colon = value.rfind(":")
+        if colon <= slash:
+            raise InputError(f"{value!r} names no tag or digest", hint="give REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...")
+        name, reference = value[:colon], value[colon + 1:]
+    return parse_image_name(name), reference
+
+
 @dataclass(frozen=True)
 class Credentials:
     username: str
@@ -120,9 +134,7 @@ class Registry:
     def manifest_digest(self, tag: str) -> str | None:
         """The digest of NAME:tag, or None when the registry does not have it."""
         url = f"{self.base}/v2/{self.image.repository}/manifests/{tag}"
-        response = self._request("HEAD", url)
-        if response.status_code == 401 and self._authenticate(response):
-            response = self._request("HEAD", url)
+        response = self._authorized("HEAD", url)
         if response.status_code == 404:
             return None
         if response.status_code in (401, 403):
@@ -130,6 +142,69 @@ class Registry:
         if response.status_code != 200:
             raise RegistryError(f"{self.image.host} answered {response.status_code} for {self.image.ref(tag)}")
         return response.headers.get("Docker-Content-Digest") or "unknown"
+
+    # ---- what `app` needs: read a manifest and a config, put blobs and manifests (OCI distribution spec) ----
+
+    def get_manifest(self, reference: str) -> tuple[bytes, str, str]:
+        """(body, media type, digest) of NAME:reference, a tag or a digest."""
+        response = self._authorized("GET", f"{self.base}/v2/{self.image.repository}/manifests/{reference}")
+        self._check(response, f"the manifest of {self.image.ref(reference)}", missing_ok=False)
+        digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
+        return response.content, response.headers.get("Content-Type", "").split(";")[0], digest
+
+    def get_blob(self, digest: str) -> bytes:
+        response = self._authorized("GET", f"{self.base}/v2/{self.image.repository}/blobs/{digest}")
+        self._check(response, f"blob {digest} of {self.image.name}", missing_ok=False)
+        return response.content
+
+    def has_blob(self, digest: str) -> bool:
+        response = self._authorized("HEAD", f"{self.base}/v2/{self.image.repository}/blobs/{digest}")
+        return self._check(response, f"blob {digest} of {self.image.name}")
+
+    def mount_blob(self, digest: str, from_repository: str) -> bool:
+        """Link a blob of another repository on the same registry into this one, without moving its bytes.
+        False when the registry does not (it then opened an upload, which is left to expire)."""
+        url = f"{self.base}/v2/{self.image.repository}/blobs/uploads/"
+        response = self._authorized("POST", url, params={"mount": digest, "from": from_repository},
+                                    scopes=[f"repository:{from_repository}:pull"])
+        self._check(response, f"mounting {digest} into {self.image.name}")
+        return response.status_code == 201
+
+    def push_blob(self, data: bytes, digest: str) -> None:
+        """A monolithic upload: POST for a location, PUT the bytes there with their digest."""
+        start = self._authorized("POST", f"{self.base}/v2/{self.image.repository}/blobs/uploads/")
+        self._check(start, f"starting an upload to {self.image.name}")
+        location = start.headers.get("Location", "")
+        if location.startswith("/"):
+            location = self.base + location
+        response = self._authorized("PUT", location, params={"digest": digest}, data=data,
+                                    headers={"Content-Type": "application/octet-stream"})
+        self._check(response, f"uploading {digest} to {self.image.name}")
+
+    def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
+        """Store a manifest (or index) under a tag or its digest; its digest back."""
+        response = self._authorized("PUT", f"{self.base}/v2/{self.image.repository}/manifests/{reference}",
+                                    data=body, headers={"Content-Type": media_type})
+        self._check(response, f"the manifest of {self.image.ref(reference)}")
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def _authorized(self, method: str, url: str, scopes: list[str] | None = None, **kwargs) -> requests.Response:
+        """A request, and once more after answering the registry's 401 challenge."""
+        response = self._request(method, url, **kwargs)
+        if response.status_code == 401 and self._authenticate(response, scopes or []):
+            response = self._request(method, url, **kwargs)
+        return response
+
+    def _check(self, response: requests.Response, what: str, missing_ok: bool = True) -> bool:
+        """True for 2xx, False for a 404 where that is an answer; a RegistryError for the rest."""
+        if response.status_code < 300:
+            return True
+        if response.status_code == 404 and missing_ok:
+            return False
+        if response.status_code in (401, 403):
+            raise self._refused(response)
+        raise RegistryError(f"{self.image.host} answered {response.status_code} for {what}",
+                            hint=_registry_message(response))
 
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
         """One request, retried with backoff on timeouts, refused connections, 429 and 5xx."""
@@ -160,7 +235,7 @@ class Registry:
                             hint="check that the registry is up and the name is right; a plain-http registry "
                                  "that is not on localhost needs --insecure-registry")
 
-    def _authenticate(self, challenge: requests.Response) -> bool:
+    def _authenticate(self, challenge: requests.Response, scopes: list[str] = ()) -> bool:
         """Answer a 401 challenge; True when there is now something new to try."""
         header = challenge.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = header.partition(" ")
@@ -172,8 +247,8 @@ class Registry:
             self._auth_header = f"Basic {token}"
             return True
         if scheme.lower() == "bearer" and "realm" in params:
-            query = {"service": params.get("service", "")}
-            query["scope"] = params.get("scope") or f"repository:{self.image.repository}:pull"
+            wanted = (params.get("scope") or f"repository:{self.image.repository}:pull").split(" ") + list(scopes)
+            query = {"service": params.get("service", ""), "scope": wanted}
             auth = (self.credentials.username, self.credentials.password) if self.credentials else None
             response = self._request("GET", params["realm"], params=query, auth=auth, headers={"Accept": "application/json"})
             if response.status_code != 200:
@@ -193,6 +268,16 @@ class Registry:
             hint="check the registry username and password (for ghcr.io: a token with read:packages and "
                  "write:packages; in the action, registry-password: ${{ github.token }} and permissions "
                  "packages: write)")
+
+
+def _registry_message(response: requests.Response) -> str | None:
+    """The registry's own words from an error body ({"errors": [{"code", "message"}]}), if any."""
+    try:
+        errors = response.json().get("errors") or []
+    except ValueError:
+        return None
+    said = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors if isinstance(e, dict))
+    return f"the registry says {said}" if said else None
 
 
 def _reason(exc: Exception) -> str:

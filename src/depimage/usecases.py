@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .ensure import EnsureResult
     from .plan import Target
     from .registry import Credentials, ImageName
+    from .runtime import Runtime
 
 @dataclass(frozen=True)
 class ImageRequest:
@@ -104,15 +105,20 @@ def hash_project(request: HashRequest) -> Prepared:
 
 def ensure_image(request: EnsureRequest, on_line: Callable[[str], None] = lambda line: None,
                  on_status: Callable[[str], None] = lambda msg: None) -> "EnsureResult":
-    """The dependency image for this project exists afterwards: one registry check, a build on a miss."""
-    # The registry client (requests) loads here, not at start-up: `hash` and `recipe` never need it.
+    """The dependency image for this project exists afterwards: one registry check, a build on a miss.
+    The registry client (requests) loads only here and in plan: `hash` and `recipe` never need it."""
+    prepared = hash_project(HashRequest(request.project_dir, request.image, request.context))
+    return _ensure(request, prepared, on_line, on_status)
+
+
+def _ensure(request: EnsureRequest, prepared: Prepared, on_line: Callable[[str], None],
+            on_status: Callable[[str], None]) -> "EnsureResult":
     from .ensure import ensure
     from .registry import parse_image_name
 
     image = parse_image_name(request.image_name)
     secrets = tuple(parse_secret(s)[1] for s in request.image.secrets)
     creds = credentials(request.registry, image)
-    prepared = hash_project(HashRequest(request.project_dir, request.image, request.context))
     on_status(f"dependency hash {prepared.hash.hex[:24]}")
     network = request.network or os.environ.get("DEPIMAGE_BUILD_NETWORK") or None
     return ensure(prepared, image, tag_prefix=request.tag_prefix, push=request.push, credentials=creds,
@@ -179,3 +185,80 @@ def parse_secret(spec: str) -> tuple[str, str]:
         return sid, f"id={sid},src={source}"
     raise InputError(f"secret {sid!r}: no environment variable or file named {source!r}",
                      hint="set the variable (e.g. from your CI's secret store) or name a file that holds the value")
+
+
+@dataclass(frozen=True)
+class AppRequest:
+    """The application image: the dependency image (ensured from `image`, or `deps_image` as given) plus one
+    layer with the project, assembled on the registry."""
+
+    project_dir: str
+    image_name: str  # REGISTRY/NAME of the application image
+    tag: str
+    image: ImageRequest = ImageRequest()
+    registry: RegistryAccess = RegistryAccess()
+    deps_image: str = ""  # REGISTRY/NAME:TAG or @DIGEST: used as it is, nothing ensured
+    deps_repository: str = ""  # where to ensure the dependency image; default: image_name itself
+    runtime: "Runtime | None" = None  # on top of [tool.depimage.app]
+    tag_prefix: str = TAG_PREFIX
+    network: str | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class AppResult:
+    image: str  # REGISTRY/NAME:TAG
+    digest: str  # of the manifest (or index): same inputs, same digest
+    deps_image: str  # the dependency image it stands on, by digest
+    platforms: list[str]
+    layer_size: int  # compressed bytes of the application layer
+    uploaded: int  # bytes this run sent to the registry: 0 when it had everything
+    installed: list[str]  # the project's own packages in the layer, name==version
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def app_image(request: AppRequest, on_line: Callable[[str], None] = lambda line: None,
+              on_status: Callable[[str], None] = lambda msg: None) -> AppResult:
+    """Ensure (or take) the dependency image, build the project's layer, assemble the image on the registry.
+    The builder is needed only when the dependency image is missing."""
+    from .appfiles import collect
+    from .assemble import Assembly, assemble
+    from .ensure import source_labels
+    from .layer import build_layer
+    from .registry import Registry, parse_image_name, parse_image_ref
+    from .runtime import Runtime, from_pyproject
+
+    app = parse_image_name(request.image_name)
+    if not request.tag or "/" in request.tag or ":" in request.tag or "@" in request.tag:
+        raise InputError(f"tag {request.tag!r} is not a tag", hint="give --tag TAG, e.g. --tag 1.4.0 or the commit")
+    prepared = hash_project(HashRequest(request.project_dir, request.image, request.context))
+    project = prepared.project
+    runtime = from_pyproject(project.pyprojects[0]).merged(request.runtime or Runtime())
+    if request.deps_image:
+        deps, reference = parse_image_ref(request.deps_image)
+    else:
+        ensured = _ensure(EnsureRequest(request.project_dir, request.deps_repository or request.image_name,
+                                        request.image, request.registry, request.tag_prefix,
+                                        network=request.network, context=request.context),
+                          prepared, on_line, on_status)
+        deps, reference = parse_image_name(request.deps_repository or request.image_name), ensured.digest
+    files = collect(project, prepared.options, list(runtime.include), on_status)
+    layer = build_layer(files.files)
+    source = source_labels(project.root, dict(os.environ))
+    deps_ref = f"{deps.name}@{reference}" if reference.startswith("sha256:") else deps.ref(reference)
+    labels = {"org.opencontainers.image.source": source["DEPIMAGE_SOURCE"],
+              "org.opencontainers.image.revision": source["DEPIMAGE_REVISION"], "dev.depimage.deps-image": deps_ref}
+    labels = {k: v for k, v in labels.items() if v}
+    what = Assembly(layer, runtime, files.scripts[:1] if len(files.scripts) == 1 else None, labels,
+                    f"depimage app: {' '.join(files.installed) or 'the project files'}")
+    on_status(f"assembling {app.ref(request.tag)} on the registry: {len(files.files)} files in a "
+              f"{layer.size / 1e3:.1f} kB layer over {deps_ref}")
+    app_creds = credentials(request.registry, app)
+    deps_creds = app_creds if deps.host == app.host else credentials(RegistryAccess(), deps)
+    insecure = request.registry.insecure
+    done = assemble(Registry(deps, deps_creds, insecure=insecure), reference, Registry(app, app_creds, insecure=insecure),
+                    request.tag, what, on_status)
+    return AppResult(image=app.ref(request.tag), digest=done.digest, deps_image=deps_ref, platforms=done.platforms,
+                     layer_size=layer.size, uploaded=done.uploaded, installed=files.installed)
