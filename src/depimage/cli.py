@@ -278,14 +278,27 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     request = EnsureRequest(args.project_dir, args.image, image_request(args), registry_access(args),
                             tag_prefix=args.tag_prefix, push=not args.no_push, network=args.network,
                             context=_context(args))
-    result = ensure_image(request, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
-                          on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
-    if args.output == "json":
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(f"image: {result.image}\ndigest: {result.digest}\nhash: {result.hash}\n"
-              f"cache-hit: {str(result.cache_hit).lower()}\nbuilt: {str(result.built).lower()}")
+    result = ensure_image(request, on_line=_builder_line, on_status=_status)
+    _report(args, result.as_dict(), ("image", "digest", "hash", "cache_hit", "built"))
     return 0
+
+
+def _builder_line(line: str) -> None:
+    print(f"  | {line}", file=sys.stderr, flush=True)
+
+
+def _status(message: str) -> None:
+    print(f"depimage: {message}", file=sys.stderr, flush=True)
+
+
+def _report(args: argparse.Namespace, result: dict, keys: tuple[str, ...]) -> None:
+    """The result on stdout: all of it as JSON, or the keys named, one `name: value` a line."""
+    if args.output == "json":
+        print(json.dumps(result, indent=2))
+        return
+    for key in keys:
+        value = result[key]
+        print(f"{key.replace('_', '-')}: {str(value).lower() if isinstance(value, bool) else value}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -329,13 +342,8 @@ def cmd_app(args: argparse.Namespace) -> int:
                          deps_image=args.deps_image or "", deps_repository=args.deps_repository or "",
                          runtime=runtime_options(args), tag_prefix=args.tag_prefix, network=args.network,
                          context=_context(args))
-    result = app_image(request, on_line=lambda line: print(f"  | {line}", file=sys.stderr, flush=True),
-                       on_status=lambda msg: print(f"depimage: {msg}", file=sys.stderr, flush=True))
-    if args.output == "json":
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(f"image: {result.image}\ndigest: {result.digest}\ndeps-image: {result.deps_image}\n"
-              f"uploaded: {result.uploaded} bytes")
+    result = app_image(request, on_line=_builder_line, on_status=_status)
+    _report(args, result.as_dict(), ("image", "digest", "deps_image", "uploaded"))
     return 0
 
 
