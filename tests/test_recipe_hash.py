@@ -356,3 +356,12 @@ def test_hash_needs_no_secret_value_but_ensure_does(app):
         dep_hash(app, "--secret", "DEPIMAGE_TEST_UNSET_SECRET")
     assert_refused(["ensure", str(app), "--image", "127.0.0.1:9/x", "--uv-version", "0.13.9",
                     "--secret", "DEPIMAGE_TEST_UNSET_SECRET"], "no environment variable or file named")
+
+
+def test_a_group_or_extra_nobody_declares_is_refused_as_uv_refuses_it(monorepo):
+    code, _, err = cli("hash", str(monorepo), "--uv-version", "0.13.9", "--package", "api", "--group", "nosuch")
+    assert code == 2 and "Group `nosuch` is not defined" in err and "apps/api/pyproject.toml" in err
+    code, _, err = cli("hash", str(monorepo), "--uv-version", "0.13.9", "--package", "api", "--extra", "nosuch")
+    assert code == 2 and "Extra `nosuch` is not defined" in err
+    uv("add", "-q", "--no-sync", "--group", "lint", "six", cwd=monorepo)  # the root's group, installed with api
+    assert cli("hash", str(monorepo), "--uv-version", "0.13.9", "--package", "api", "--group", "lint")[0] == 0
