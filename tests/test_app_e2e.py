@@ -41,7 +41,7 @@ def blob_reads(proxy: FaultProxy) -> list[str]:
 def test_app_image_runs_without_reading_a_dependency_layer(app, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
     (app / "src/shop/__init__.py").write_text(APP_MAIN)
-    repository = f"e2e/app-{run_id}"
+    repository = f"e2e/appimage-{run_id}"
     deps, _ = ensure(app, sandbox, uv_image, f"{registry}/{repository}", "--no-dev")
     layers = deps_layers(registry, repository, deps["tag"])
 
