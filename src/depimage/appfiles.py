@@ -21,7 +21,9 @@ from .dockerfile import APP_SITE, VENV, WORKDIR
 from .errors import DepimageError, InputError
 from .options import ImageOptions
 from .project import Project
-from .uvcli import clean_env, run_uv
+from .installed import export_installed
+from .masking import normalize_name
+from .uvcli import run_uv
 
 COMPILED_HINT = ("a project with compiled extensions needs its wheel built for the image's platform: use the "
                  "Dockerfile path (FROM the dependency image, then `uv sync`; see examples/Dockerfile)")
@@ -39,11 +41,7 @@ class AppFiles:
 
 def local_packages(project: Project, options: ImageOptions) -> list[dict]:
     """The project's own packages that `uv sync` with these options installs, as uv's export names them."""
-    args = ["export", "--frozen", "--format", "pylock.toml", "--no-header", "--quiet", *options.selection_args()]
-    proc = run_uv(args, cwd=str(project.root), env=clean_env(dict(options.build_args)))
-    if proc.returncode != 0:
-        raise InputError(f"uv refuses this selection: {proc.stderr.strip()}", file=project.lock.path)
-    packages = tomllib.loads(proc.stdout).get("packages", [])
+    packages = tomllib.loads(export_installed(project, options, local=True).text).get("packages", [])
     return [p for p in packages if "directory" in p or ("archive" in p and "path" in p["archive"])]
 
 
@@ -69,7 +67,8 @@ def collect(project: Project, options: ImageOptions, include: list[str],
             virtual.append(project.root)  # a virtual project: uv lists no local package for it
         staging = Path(tmp) / "root"
         for wheel in sorted(wheels.glob("*.whl")):
-            _install(wheel, staging, out, is_selected=_wheel_name(wheel) == _normal(selected or ""))
+            _install(wheel, staging, out, is_selected=normalize_name(wheel.name.split("-")[0]) ==
+                     normalize_name(selected or ""))
         for path in sorted(p for p in staging.rglob("*") if p.is_file()):
             rel = path.relative_to(staging).as_posix()
             out.add(rel, path.read_bytes(), executable=rel.startswith(f"{VENV.lstrip('/')}/bin/"))
@@ -106,14 +105,6 @@ def _build_wheel(source: Path, out_dir: Path) -> None:
     if proc.returncode != 0:
         raise DepimageError(f"uv build of {source} failed:\n{proc.stderr.strip()[-2000:]}",
                             hint="`uv build --wheel` there shows the same; fix the build, or use the Dockerfile path")
-
-
-def _normal(name: str) -> str:
-    return name.replace("-", "_").replace(".", "_").lower()
-
-
-def _wheel_name(wheel: Path) -> str:
-    return _normal(wheel.name.split("-")[0])
 
 
 def _install(wheel: Path, staging: Path, out: AppFiles, *, is_selected: bool) -> None:

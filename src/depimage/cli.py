@@ -224,18 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def image_request(args: argparse.Namespace) -> ImageRequest:
     """The image options as given on the command line; the use case fills in the defaults."""
-    build_args = []
-    for item in args.build_arg:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--build-arg {item!r} is not NAME=VALUE")
-        build_args.append((name, value))
+    from .runtime import pairs
+
     return ImageRequest(
         base_image=args.base_image or "", uv_version=args.uv_version or "", uv_image=args.uv_image or "",
         no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
         all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=tuple(build_args), secrets=tuple(args.secret))
+        build_args=pairs(args.build_arg, "--build-arg"), secrets=tuple(args.secret))
 
 
 def registry_access(args: argparse.Namespace) -> RegistryAccess:

@@ -17,7 +17,7 @@ from .options import ImageOptions
 from .project import Project, Pyproject
 from .uvcli import clean_env, run_uv
 
-EXPORT_ARGS = ["export", "--frozen", "--no-emit-local", "--format", "pylock.toml", "--no-header", "--quiet"]
+EXPORT_ARGS = ["export", "--frozen", "--format", "pylock.toml", "--no-header", "--quiet"]
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,10 @@ def _source(pkg: dict) -> str:
     return ""
 
 
-def export_installed(project: Project, options: ImageOptions) -> InstalledSet:
-    """Ask uv; a selection uv refuses (a group or extra nobody declares, conflicting extras) is bad input."""
-    args = EXPORT_ARGS + options.selection_args()
+def export_installed(project: Project, options: ImageOptions, *, local: bool = False) -> InstalledSet:
+    """Ask uv; a selection uv refuses (a group or extra nobody declares, conflicting extras) is bad input.
+    The project's own packages are left out, as the dependency image leaves them out; `local` keeps them."""
+    args = EXPORT_ARGS + ([] if local else ["--no-emit-local"]) + options.selection_args()
     proc = run_uv(args, cwd=str(project.root), env=clean_env(dict(options.build_args)))
     if proc.returncode != 0:
         said = "\n".join(line.removeprefix("error: ") for line in proc.stderr.strip().splitlines()) or \
