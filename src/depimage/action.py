@@ -89,19 +89,8 @@ def run(env: dict[str, str]) -> int:
         push = workflow.get_bool("push", True, env)
         request = EnsureRequest(project_dir, get("image"), image, registry, tag_prefix=tag_prefix, push=push,
                                 network=get("build-network") or None)
-        grouped = []
-
-        def builder_line(line: str) -> None:  # the builder's output, folded in the log
-            if not grouped:
-                print(f"::group::Build {request.image_name}", flush=True)
-                grouped.append(True)
-            print(line, flush=True)
-
-        try:
-            result = ensure_image(request, on_line=builder_line, on_status=lambda m: print(f"depimage: {m}", flush=True))
-        finally:
-            if grouped:
-                print("::endgroup::", flush=True)
+        with workflow.folded(f"Build {request.image_name}") as builder_line:
+            result = ensure_image(request, on_line=builder_line, on_status=_status)
         outputs = {"image": result.image, "tag": result.tag, "digest": result.digest, "hash": result.hash,
                    "cache-hit": str(result.cache_hit).lower(), "built": str(result.built).lower()}
         summary = [("image", f"`{result.image}`"), ("digest", f"`{result.digest}`"), ("hash", result.hash),
@@ -113,6 +102,10 @@ def run(env: dict[str, str]) -> int:
     workflow.add_summary("### depimage\n\n| | |\n|---|---|\n"
                          + "".join(f"| {k} | {v} |\n" for k, v in summary), env)
     return 0
+
+
+def _status(message: str) -> None:
+    print(f"depimage: {message}", flush=True)
 
 
 def runtime_inputs(env: dict[str, str]) -> "Runtime":
@@ -139,8 +132,8 @@ def run_app(env: dict[str, str], project_dir: str, image: ImageRequest, registry
     request = AppRequest(project_dir, get("image"), get("tag"), image, registry, deps_image=get("deps-image"),
                          deps_repository=get("deps-repository"), runtime=runtime_inputs(env), tag_prefix=tag_prefix,
                          network=get("build-network") or None)
-    result = app_image(request, on_line=lambda line: print(line, flush=True),
-                       on_status=lambda m: print(f"depimage: {m}", flush=True))
+    with workflow.folded(f"Build the dependency image of {request.image_name}") as builder_line:
+        result = app_image(request, on_line=builder_line, on_status=_status)
     outputs = {"image": result.image, "digest": result.digest, "deps-image": result.deps_image,
                "tag": get("tag")}
     summary = [("image", f"`{result.image}`"), ("digest", f"`{result.digest}`"), ("on", f"`{result.deps_image}`"),

@@ -7,12 +7,13 @@ replace the actions-toolkit package, whose last release is from 2022; see the RE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, Iterator, TextIO
 
 
 def get_input(name: str, default: str = "", env: dict[str, str] | None = None) -> str:
@@ -40,6 +41,25 @@ def get_list(name: str, env: dict[str, str] | None = None) -> list[str]:
     """A list input: one item a line, or comma-separated."""
     raw = get_input(name, "", env)
     return [item.strip() for line in raw.splitlines() for item in line.split(",") if item.strip()]
+
+
+@contextlib.contextmanager
+def folded(title: str) -> Iterator[Callable[[str], None]]:
+    """A printer for long output (the builder's), folded in the log under title; the group opens with the
+    first line, so nothing is shown when nothing is printed."""
+    opened: list[bool] = []
+
+    def line(text: str) -> None:
+        if not opened:
+            print(f"::group::{title}", flush=True)
+            opened.append(True)
+        print(text, flush=True)
+
+    try:
+        yield line
+    finally:
+        if opened:
+            print("::endgroup::", flush=True)
 
 
 def _escape_data(text: str) -> str:
