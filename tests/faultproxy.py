@@ -1,10 +1,11 @@
 """A loopback HTTP proxy in front of a real registry that answers 500 to the first few requests matching a
-method and path, and forwards everything else untouched. It stands in for what Distribution does when
+method and path (500, or the status and error list given), and forwards everything else untouched. It stands in for what Distribution does when
 two pushes of the same blobs collide, which a real race produces only now and then."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +22,11 @@ class FaultProxy:
     push lands and ours is answered 500."""
 
     def __init__(self, upstream: str, method: str, path_pattern: str, failures: int = 1,
-                 forward_failures: bool = False) -> None:
+                 forward_failures: bool = False, status: int = 500,
+                 errors: tuple[tuple[str, str], ...] = (("UNKNOWN", "injected by the test proxy"),)) -> None:
         self.upstream = upstream
+        self.status = status  # what an injected request is answered, with Distribution's error list (code, message)
+        self.payload = json.dumps({"errors": [{"code": c, "message": m} for c, m in errors]}).encode()
         self.forward_failures = forward_failures  # the request lands upstream, and the client still sees 500
         self.method = method
         self.pattern = re.compile(path_pattern)
@@ -78,13 +82,13 @@ class FaultProxy:
                 if inject and proxy.forward_failures:
                     self._upstream(body)
                 if inject:
-                    payload = b'{"errors":[{"code":"UNKNOWN","message":"injected by the test proxy"}]}'
-                    self.send_response(500)
+                    payload = proxy.payload
+                    self.send_response(proxy.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
-                    proxy.log.append((self.command, self.path, 500))
+                    proxy.log.append((self.command, self.path, proxy.status))
                     return
                 response, data = self._upstream(body)
                 self.send_response(response.status)

@@ -19,6 +19,17 @@ CONTAINER_DRIVER_RESET = [
     "#11 ERROR: failed to push ghcr.io/acme/api:deps-1: failed to copy: read tcp 10.0.0.2:4432->1.2.3.4:443: "
     "read: connection reset by peer",
     "ERROR: failed to solve: failed to push ghcr.io/acme/api:deps-1: failed to copy: connection reset by peer"]
+DOCKER_DRIVER_ERROR_LIST = BUILT + [  # as in a CI run: Distribution's answers to two pushes of the same blobs
+    "#12 pushing 127.0.0.1:48833/e2e/race-5ff71503:deps-689ad9b1 with docker",
+    "#12 pushing layer d67f6ca7c7c4 0.1s done",
+    "#12 ERROR: errors:", "digest invalid", "manifest blob unknown: blob unknown to registry", "",
+    "------", " > pushing 127.0.0.1:48833/e2e/race-5ff71503:deps-689ad9b1 with docker:", "------",
+    "ERROR: errors:", "digest invalid", "manifest blob unknown: blob unknown to registry", ""]
+ERROR_LIST_WITH_A_REFUSAL = BUILT + [
+    "#12 pushing 127.0.0.1:5000/e2e/app:deps-1 with docker",
+    "#12 ERROR: errors:", "blob unknown: blob unknown to registry", "denied: requested access to the resource is denied",
+    "", "ERROR: errors:", "blob unknown: blob unknown to registry",
+    "denied: requested access to the resource is denied", ""]
 READ_ONLY = BUILT + [
     "#12 pushing 127.0.0.1:5000/e2e/readonly:deps-1 with docker",
     "#12 ERROR: denied: The operation is unsupported.: Method not allowed (405)",
@@ -33,13 +44,14 @@ BUILD_FAILED = ["#10 [stage-1 4/4] RUN uv sync --frozen --no-install-local",
                 "ERROR: failed to solve: process \"/bin/sh -c uv sync\" did not complete successfully"]
 
 
-@pytest.mark.parametrize("lines", [DOCKER_DRIVER_500, CONTAINER_DRIVER_RESET], ids=["500", "reset"])
+@pytest.mark.parametrize("lines", [DOCKER_DRIVER_500, CONTAINER_DRIVER_RESET, DOCKER_DRIVER_ERROR_LIST],
+                         ids=["500", "reset", "error-list"])
 def test_a_push_that_a_second_push_can_get_past(lines):
     assert transient_push_failure(lines) is True
 
 
-@pytest.mark.parametrize("lines", [READ_ONLY, REFUSED, BUILD_FAILED, BUILT, []],
-                         ids=["405", "401", "build", "no-error", "empty"])
+@pytest.mark.parametrize("lines", [READ_ONLY, REFUSED, BUILD_FAILED, BUILT, [], ERROR_LIST_WITH_A_REFUSAL],
+                         ids=["405", "401", "build", "no-error", "empty", "error-list-refusal"])
 def test_failures_for_the_user_to_fix(lines):
     assert transient_push_failure(lines) is False
 

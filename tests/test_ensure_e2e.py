@@ -150,6 +150,22 @@ def test_a_push_refused_with_500_is_pushed_again(app, sandbox, uv_image, run_id)
     assert manifest_puts == [500, 201]
 
 
+def test_a_push_answered_with_an_error_list_is_pushed_again(app, sandbox, uv_image, run_id):
+    """What broke a concurrent run in CI: Distribution answered the manifest PUT of one of two pushes of the
+    same image with a list of errors (digest invalid, manifest blob unknown), which docker prints a line each
+    under `ERROR: errors:`. The proxy answers the first manifest PUT so; the second push goes through."""
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "six", cwd=app)
+    errors = (("DIGEST_INVALID", ""), ("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry"))
+    with FaultProxy(registry, "PUT", r"/manifests/", failures=1, status=400, errors=errors) as proxy:
+        result, proc = ensure(app, sandbox, uv_image, f"{proxy.address}/e2e/error-list-{run_id}", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR: errors:\n  | digest invalid\n  | manifest blob unknown" in proc.stderr
+    assert "pushing again (2 of 3)" in proc.stderr
+    assert result["built"] is True and result["tag"] in registry_tags(registry, f"e2e/error-list-{run_id}")
+    assert [s for m, p, s in proxy.log if m == "PUT" and "/manifests/" in p] == [400, 201]
+
+
 def test_a_push_that_lost_a_race_uses_the_image_that_won(app, sandbox, uv_image, run_id):
     """The other half of a collision: the manifest lands (as a concurrent run's would) but our push is
     answered 500. The registry has a complete image for the hash, so ensure uses it and pushes no more."""

@@ -35,7 +35,7 @@ class BuildError(DepimageError):
 
 _PUSH_STEP = re.compile(r"^#\d+ (pushing|exporting to image)")
 _TRANSIENT = re.compile(r"\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout"
-                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout|blob unknown", re.IGNORECASE)
+                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout|blob unknown|digest invalid", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,26 @@ def transient_push_failure(lines: list[str]) -> bool:
     """Whether the builder's last lines show the push step failing only with errors a second push can get
     past. Failures before the push, and refusals such as 401, 403 or 405, are for the user to fix."""
     starts = [i for i, line in enumerate(lines) if _PUSH_STEP.match(line)]
-    errors = [line for line in lines[starts[0]:] if "ERROR" in line] if starts else []
-    return bool(errors) and all(_TRANSIENT.search(line) for line in errors)
+    errors = push_errors(lines[starts[0]:]) if starts else []
+    return bool(errors) and all(_TRANSIENT.search(error) for error in errors)
+
+
+def push_errors(lines: list[str]) -> list[str]:
+    """The error messages in the builder's lines. The docker driver prints a registry's error list as
+    `ERROR: errors:` with one message a line after it, up to a blank line or a `------` rule."""
+    errors: list[str] = []
+    listing = False
+    for line in lines:
+        if "ERROR:" in line:
+            message = line.split("ERROR:", 1)[1].strip()
+            listing = message.endswith(":") or not message
+            if not listing:
+                errors.append(message)
+        elif listing and line.strip() and not line.startswith("------"):
+            errors.append(line.strip())
+        else:
+            listing = False
+    return errors
 
 
 def _docker_config(tmp: Path, image: ImageName, credentials: Credentials) -> str:
