@@ -25,6 +25,10 @@ DOCKER_DRIVER_ERROR_LIST = BUILT + [  # as in a CI run: Distribution's answers t
     "#12 ERROR: errors:", "digest invalid", "manifest blob unknown: blob unknown to registry", "",
     "------", " > pushing 127.0.0.1:48833/e2e/race-5ff71503:deps-689ad9b1 with docker:", "------",
     "ERROR: errors:", "digest invalid", "manifest blob unknown: blob unknown to registry", ""]
+UPLOAD_LOST = BUILT + [  # Distribution forgets an upload another push of the same blob committed first
+    "#12 pushing 127.0.0.1:5000/e2e/race:deps-1 with docker",
+    "#12 ERROR: blob upload unknown: blob upload unknown to registry",
+    "ERROR: blob upload unknown: blob upload unknown to registry"]
 ERROR_LIST_WITH_A_REFUSAL = BUILT + [
     "#12 pushing 127.0.0.1:5000/e2e/app:deps-1 with docker",
     "#12 ERROR: errors:", "blob unknown: blob unknown to registry", "denied: requested access to the resource is denied",
@@ -44,8 +48,8 @@ BUILD_FAILED = ["#10 [stage-1 4/4] RUN uv sync --frozen --no-install-local",
                 "ERROR: failed to solve: process \"/bin/sh -c uv sync\" did not complete successfully"]
 
 
-@pytest.mark.parametrize("lines", [DOCKER_DRIVER_500, CONTAINER_DRIVER_RESET, DOCKER_DRIVER_ERROR_LIST],
-                         ids=["500", "reset", "error-list"])
+@pytest.mark.parametrize("lines", [DOCKER_DRIVER_500, CONTAINER_DRIVER_RESET, DOCKER_DRIVER_ERROR_LIST, UPLOAD_LOST],
+                         ids=["500", "reset", "error-list", "upload-lost"])
 def test_a_push_that_a_second_push_can_get_past(lines):
     assert transient_push_failure(lines) is True
 
