@@ -58,7 +58,8 @@ def sandbox() -> dict[str, str]:
     import os
 
     keys = ["DOCKER_HOST", "DEPIMAGE_TEST_REGISTRY", "DEPIMAGE_TEST_AUTH_REGISTRY", "DEPIMAGE_TEST_AUTH_USER",
-            "DEPIMAGE_TEST_AUTH_PASSWORD", "DEPIMAGE_TEST_BASE_IMAGE"]
+            "DEPIMAGE_TEST_AUTH_PASSWORD", "DEPIMAGE_TEST_BASE_IMAGE", "DEPIMAGE_TEST_TOKEN_REGISTRY",
+            "DEPIMAGE_TEST_TOKEN_GRANTS"]
     missing = [k for k in keys if not os.environ.get(k)]
     if missing:
         pytest.fail(f"the real parts are not running ({', '.join(missing)} unset): run the tests with tests/run")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real parts the end-to-end tests talk to, on this machine only (loopback):
-# a Docker engine with BuildKit, two Distribution registries (open and htpasswd), a local Python base image.
+# a Docker engine with BuildKit, three Distribution registries (open, htpasswd, and Bearer tokens from a token
+# service, as ghcr.io and Docker Hub do it), a local Python base image.
 #
 #   tests/sandbox.sh install        apt packages, once per machine (idempotent)
 #   tests/sandbox.sh up DIR         start everything under DIR, print `export ...` lines for the tests
@@ -14,6 +15,8 @@ CACHE=/var/cache/depimage-tests
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 OPEN_PORT=${DEPIMAGE_TEST_REGISTRY_PORT:-$(free_port)}
 AUTH_PORT=${DEPIMAGE_TEST_AUTH_REGISTRY_PORT:-$(free_port)}
+TOKEN_PORT=$(free_port)
+TOKEN_SERVICE_PORT=$(free_port)
 AUTH_USER=depimage-ci
 AUTH_PASS=ci-secret-password
 
@@ -25,6 +28,7 @@ install() {
   command -v docker-registry >/dev/null || need+=(docker-registry)
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v htpasswd >/dev/null || need+=(apache2-utils)
+  command -v openssl >/dev/null || need+=(openssl)
   local have_buildx=0
   for d in /usr/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/local/lib/docker/cli-plugins; do
     [ -x "$d/docker-buildx" ] && have_buildx=1
@@ -55,7 +59,7 @@ wait_for() { # wait_for SECONDS CMD...
   return 1
 }
 
-registry() { # registry NAME PORT [HTPASSWD]
+registry() { # registry NAME PORT [AUTH-SECTION]
   local dir="$D/registry-$1"
   mkdir -p "$dir/data"
   {
@@ -63,7 +67,7 @@ registry() { # registry NAME PORT [HTPASSWD]
     echo "log: {level: warn}"
     echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
     echo "http: {addr: 127.0.0.1:$2}"
-    [ -z "${3:-}" ] || echo "auth: {htpasswd: {realm: depimage-test, path: $3}}"
+    [ -z "${3:-}" ] || echo "auth: $3"
   } > "$dir/config.yml"
   docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
   echo $! > "$dir/pid"
@@ -93,6 +97,21 @@ base_image() {
     | docker build -q --network=host -t "$BASE_IMAGE" -f - "$certs" >/dev/null
 }
 
+token_registry() { # a token service (tests/tokenserver.py) and a registry that trusts its signing certificate
+  local dir="$D/registry-tokens"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=depimage-test-issuer \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  printf '%s:%s\n' "$AUTH_USER" "$AUTH_PASS" > "$dir/users"
+  python3 "$(dirname "$0")/tokenserver.py" --port "$TOKEN_SERVICE_PORT" --key "$dir/key.pem" \
+    --cert "$dir/cert.pem" --users "$dir/users" --log "$dir/grants.log" > "$dir/log" 2>&1 &
+  echo $! > "$dir/pid"
+  wait_for 15 curl -s -o /dev/null "http://127.0.0.1:$TOKEN_SERVICE_PORT/token" \
+    || { cat "$dir/log" >&2; log "token service did not start"; exit 1; }
+  registry token "$TOKEN_PORT" "{token: {realm: 'http://127.0.0.1:$TOKEN_SERVICE_PORT/token', \
+service: depimage-test-registry, issuer: depimage-test-issuer, rootcertbundle: $dir/cert.pem}}"
+}
+
 up() {
   D=$(cd "$1" && pwd)
   mkdir -p "$D"
@@ -105,7 +124,8 @@ up() {
   docker buildx version >/dev/null || { log "docker buildx missing: run tests/sandbox.sh install"; exit 1; }
   registry open "$OPEN_PORT"
   htpasswd -Bbc "$D/htpasswd" "$AUTH_USER" "$AUTH_PASS" 2>/dev/null
-  registry auth "$AUTH_PORT" "$D/htpasswd"
+  registry auth "$AUTH_PORT" "{htpasswd: {realm: depimage-test, path: $D/htpasswd}}"
+  token_registry
   base_image
   cat <<X
 export DOCKER_HOST=unix://$D/docker.sock
@@ -114,6 +134,8 @@ export DEPIMAGE_TEST_REGISTRY=127.0.0.1:$OPEN_PORT
 export DEPIMAGE_TEST_AUTH_REGISTRY=127.0.0.1:$AUTH_PORT
 export DEPIMAGE_TEST_AUTH_USER=$AUTH_USER
 export DEPIMAGE_TEST_AUTH_PASSWORD=$AUTH_PASS
+export DEPIMAGE_TEST_TOKEN_REGISTRY=127.0.0.1:$TOKEN_PORT
+export DEPIMAGE_TEST_TOKEN_GRANTS=$D/registry-tokens/grants.log
 export DEPIMAGE_TEST_BASE_IMAGE=$BASE_IMAGE
 X
 }
