@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import SHARED_FIXTURES, cli, copy, dep_hash, edit, export, uv
+from helpers import REPO, SHARED_FIXTURES, cli, copy, dep_hash, edit, export, uv
 from pyindex import build_wheel, serve, use_private_index
 
 # ---- same hash: nothing that gets installed changed ----------------------------------------------
@@ -144,6 +146,16 @@ def test_hash_output_forms(app):
     assert {f["path"] for f in data["files"]} == {"pyproject.toml", "uv.lock", ".python-version"}
     code, out, _ = cli("hash", str(app), "--uv-version", "0.13.9", "--tag-prefix", "py-")
     assert out.split() == [data["hash"], "py-" + data["hash"][:24]]
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(app):
+    """`depimage hash --json | head -1`: the reader goes away first; depimage ends like a tool SIGPIPE stops."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "depimage", "hash", str(app), "--uv-version", "0.13.9", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # before depimage writes a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and "Traceback" not in err and "Broken pipe" not in err, err
 
 
 # ---- equivalence: uv installs from the recipe what it installs from the project -----------------
