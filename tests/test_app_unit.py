@@ -82,3 +82,23 @@ def test_a_compiled_wheel_is_refused(tmp_path):
     with pytest.raises(InputError, match="is not pure Python") as err:
         collect(read_project(project), ImageOptions("python:3.11-slim", "0.13.9"), [])
     assert "Dockerfile path" in (err.value.hint or "")
+
+
+def test_a_vendored_wheel_goes_into_the_layer_as_it_is(app, tmp_path):
+    """A wheel kept in the repository is one of the project's own packages: the dependency image skips it
+    (--no-install-local), so the application layer installs it, without building anything from it."""
+    import shutil
+
+    from depimage.appfiles import collect
+    from depimage.dockerfile import APP_SITE
+    from depimage.options import ImageOptions
+    from helpers import uv
+    from pyindex import build_wheel
+
+    wheel = build_wheel(tmp_path / "build")
+    (app / "wheels").mkdir()
+    shutil.copy(wheel, app / "wheels" / wheel.name)
+    uv("add", "-q", "--no-sync", f"./wheels/{wheel.name}", cwd=app)
+    files = collect(read_project(app), ImageOptions("python:3.11-slim", "0.13.9"), [])
+    assert sorted(files.installed) == ["privpkg==1.0.0", "shop==0.1.0"]
+    assert files.files[f"{APP_SITE}/privpkg/__init__.py".lstrip("/")][0] == b'ORIGIN = "private index"\n'

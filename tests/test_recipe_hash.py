@@ -190,6 +190,21 @@ def test_equivalent_workspace_with_member_deps_and_path_dependency(workspace, tm
     assert "certifi" in export(out)  # the path dependency's own dependency
 
 
+def test_a_vendored_wheel_keeps_its_version_and_the_recipe_syncs(app, tmp_path):
+    """A wheel kept in the repository (`path = "wheels/x.whl"`) is local, so the image's `uv sync
+    --no-install-local` skips it; its version is in its file name, which uv checks against the lock."""
+    wheel = build_wheel(tmp_path / "build")
+    (app / "wheels").mkdir()
+    shutil.copy(wheel, app / "wheels" / wheel.name)
+    uv("add", "-q", "--no-sync", f"./wheels/{wheel.name}", cwd=app)
+    before = dep_hash(app)
+    out = assert_equivalent(app, tmp_path)
+    assert 'version = "1.0.0"' in (out / "uv.lock").read_text().split('name = "privpkg"')[1].split("[[package]]")[0]
+    uv("sync", "-q", "--frozen", "--no-install-local", cwd=out, env={"UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv")})
+    uv("version", "--bump", "minor", "--no-sync", cwd=app)
+    assert dep_hash(app) == before
+
+
 def test_equivalent_with_platform_markers(app, tmp_path):
     uv("add", "-q", "--no-sync", "colorama; sys_platform == 'win32'", "tomli; python_version < '3.11'", cwd=app)
     out = assert_equivalent(app, tmp_path)

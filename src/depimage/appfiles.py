@@ -10,6 +10,7 @@ sys.path with a .pth file, so one layer fits any Python version; console scripts
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ def collect(project: Project, options: ImageOptions, include: list[str],
         for pkg in local_packages(project, options):
             if "archive" in pkg:
                 source = (project.root / pkg["archive"]["path"]).resolve()
+                if source.suffix == ".whl":  # a wheel kept in the repository is installed as it is
+                    shutil.copy(source, wheels / source.name)
+                    continue
             else:
                 source = (project.root / pkg["directory"]["path"]).resolve()
                 if not _is_package(source):

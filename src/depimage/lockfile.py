@@ -18,6 +18,10 @@ from .errors import InputError, toml_error_line
 
 KNOWN_LOCK_VERSIONS = {1}
 LOCAL_SOURCES = ("editable", "virtual", "directory", "path")
+# The project's own source trees: their versions move at each release, so they are masked. A local archive
+# (`path`: a wheel or sdist kept in the repository) keeps its version, which its file name carries and uv
+# checks against the lock; it changes only with the file.
+SOURCE_TREES = ("editable", "virtual", "directory")
 
 _HEADER = re.compile(
     r'^\[\[package\]\]\nname = "(?P<name>[^"]+)"\n'
@@ -39,6 +43,11 @@ class LocalPackage:
     requires_dist: list[dict] = field(default_factory=list)
     requires_dev: dict[str, list[dict]] = field(default_factory=dict)
     provides_extras: list[str] | None = None
+
+    @property
+    def masked(self) -> bool:
+        """Whether its version (and exact pins on it) are masked: a source tree's are, an archive's are not."""
+        return self.kind in SOURCE_TREES
 
 
 @dataclass
@@ -104,13 +113,13 @@ class Lock:
                                  line=_line(text, header.start()) + (toml_error_line(exc) or 1) - 1,
                                  hint="run `uv lock` to regenerate it") from exc
             meta = entry.get("metadata", {})
-            local[header["name"]] = LocalPackage(
+            pkg = local[header["name"]] = LocalPackage(
                 name=header["name"], kind=header["kind"], path=header["where"],
                 requires_dist=meta.get("requires-dist", []),
                 requires_dev=meta.get("requires-dev", {}),
                 provides_extras=meta.get("provides-extras"),
             )
-            if header["version"] is not None:
+            if header["version"] is not None and pkg.masked:
                 a, b = header.span("version")
                 pieces += [text[done:a], MASKED_VERSION]
                 done = b

@@ -58,7 +58,7 @@ def build_recipe(project: Project) -> Recipe:
     """Reduce every pyproject.toml, mask local versions and the exact pins between local packages, and
     check the lock is not stale."""
     _check_not_stale(project)
-    local = {normalize_name(name) for name in project.lock.local}
+    local = {normalize_name(name) for name, pkg in project.lock.local.items() if pkg.masked}
     verbatim = {project.at_root("uv.lock"): project.lock.masked.encode(), **project.extra_files}
     return Recipe(pyprojects={pp.relpath: reduce_pyproject(pp.data, local) for pp in project.pyprojects},
                   verbatim=verbatim)
