@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, SHARED_FIXTURES, cli, copy, dep_hash, edit, export, uv
+from helpers import REPO, cli, copy, dep_hash, edit, export, uv
 from pyindex import build_wheel, serve, use_private_index
+from realworld import checkout, fixture_names
 
 # ---- same hash: nothing that gets installed changed ----------------------------------------------
 
@@ -241,10 +242,20 @@ def test_equivalent_dynamic_version(tmp_path):
     assert dep_hash(proj) == before
 
 
-@pytest.mark.parametrize("name", ["openai-agents-python", "uv-fastapi-example"])
+@pytest.mark.parametrize("name", fixture_names())
 def test_equivalent_real_world_lock(name, tmp_path):
-    proj = copy(SHARED_FIXTURES / name, tmp_path / name)
-    assert_equivalent(proj, tmp_path)
+    """Every real fixture: uv reads the recipe (where the image's `uv sync` runs) as it reads the project."""
+    fx = checkout(name, tmp_path)
+    out = tmp_path / "recipe"
+    code, _, err = cli("recipe", str(fx.project), "--out", str(out))
+    assert code == 0, err
+    in_recipe = Path(err.split("the project is at ")[1].split()[0]) if "the project is at " in err else out
+    for flags in [(), ("--all-packages", "--all-groups"), ("--all-packages", "--all-groups", "--all-extras")]:
+        want = uv("export", "--frozen", "--no-emit-local", *flags, cwd=fx.project, check=False)
+        got = uv("export", "--frozen", "--no-emit-local", *flags, cwd=in_recipe, check=False)
+        assert (got.returncode, got.stdout, got.stderr) == (want.returncode, want.stdout, want.stderr), flags
+        assert want.returncode == 0 or flags, want.stderr
+    assert want.stdout.count("==") > 0
 
 
 def test_recipe_syncs_the_same_packages_as_the_project(workspace, tmp_path):
