@@ -50,6 +50,22 @@ def test_same_hash_after_cosmetic_edit(app, name):
     assert dep_hash(app) == before
 
 
+def test_same_hash_after_a_windows_editor_saved_the_files(app):
+    """A byte order mark and CRLF line ends, as some Windows editors write them, and a comment in
+    .python-version: uv reads past all three."""
+    before = dep_hash(app)
+    json_before = cli("hash", str(app), "--json")[1]
+    (app / ".python-version").write_text("# the Python of production\n" + (app / ".python-version").read_text())
+    for name in ("pyproject.toml", ".python-version"):
+        text = (app / name).read_text()
+        (app / name).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    uv("lock", "--check", cwd=app)  # uv takes them as they are
+    assert uv("python", "find", cwd=app).stdout.strip()
+    assert dep_hash(app) == before
+    assert cli("hash", str(app), "--json")[1].split('"base_image": ')[1][:30] == \
+        json_before.split('"base_image": ')[1][:30]
+
+
 @pytest.mark.parametrize("name", sorted(APPENDED_TABLES))
 def test_same_hash_after_unrelated_table(app, name):
     before = dep_hash(app)

@@ -21,7 +21,7 @@ from .dockerignore import files_of, read_patterns
 from .dockerfile import APP_SITE, VENV, WORKDIR
 from .errors import DepimageError, InputError
 from .options import ImageOptions
-from .project import Project
+from .project import Project, read_toml
 from .installed import export_installed
 from .masking import normalize_name
 from .uvcli import run_uv
@@ -95,8 +95,8 @@ def collect(project: Project, options: ImageOptions, include: list[str],
 def _is_package(folder: Path) -> bool:
     """Whether uv builds and installs this project (a build system, and not `package = false`)."""
     try:
-        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        _, data = read_toml(folder / "pyproject.toml")
+    except InputError:
         return False
     package = data.get("tool", {}).get("uv", {}).get("package")
     return package is True or (package is None and "build-system" in data)

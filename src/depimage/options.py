@@ -77,7 +77,7 @@ def default_base_image(project_root: Path, requires_python: str | None) -> str:
     """python:X.Y-slim, X.Y from .python-version, else requires-python's lower bound, else 3.12."""
     pin = project_root / ".python-version"
     if pin.is_file():
-        found = re.match(r"\s*(?:cpython-)?(3\.\d+)", pin.read_text(encoding="utf-8"))
+        found = re.match(r"\s*(?:cpython-)?(3\.\d+)", pin.read_text(encoding="utf-8-sig"))
         if found:
             return f"python:{found.group(1)}-slim"
     if requires_python:

@@ -66,9 +66,10 @@ class Project:
 
 
 def read_toml(path: Path) -> tuple[str, dict]:
-    """Text and data of a TOML file, or an InputError naming the file and the line."""
+    """Text and data of a TOML file, or an InputError naming the file and the line. A UTF-8 byte order mark,
+    which some Windows editors write, is read past, as uv does."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError("file not found", file=path) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -140,9 +141,17 @@ def read_project(project_dir: Path | str, context: Path | str | None = None) -> 
         if f.is_symlink():
             raise InputError("is a symlink; depimage reads only regular files inside the project", file=f)
         if f.is_file():
-            extra[f"{root_sub}/{name}" if root_sub else name] = f.read_bytes()
+            data = f.read_bytes()
+            extra[f"{root_sub}/{name}" if root_sub else name] = python_versions(data) if name == ".python-version" else data
     return Project(root=root, base=base, pyprojects=pyprojects, lock=lock, extra_files=extra,
                    member_dirs=sorted(below_base(m) for m in members))
+
+
+def python_versions(data: bytes) -> bytes:
+    """.python-version as uv reads it: one request a line, trimmed, without comments, blank lines or a byte
+    order mark. So an editor's line ends or a comment do not move the hash."""
+    lines = (line.strip() for line in data.decode("utf-8-sig", errors="replace").splitlines())
+    return "".join(f"{line}\n" for line in lines if line and not line.startswith("#")).encode()
 
 
 def _boundary(root: Path, context: Path | str | None) -> Path:
