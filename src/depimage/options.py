@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .project import python_versions
 
 DEFAULT_PYTHON = "3.12"
 UV_IMAGE = "ghcr.io/astral-sh/uv:{version}"
@@ -77,7 +78,7 @@ def default_base_image(project_root: Path, requires_python: str | None) -> str:
     """python:X.Y-slim, X.Y from .python-version, else requires-python's lower bound, else 3.12."""
     pin = project_root / ".python-version"
     if pin.is_file():
-        found = re.match(r"\s*(?:cpython-)?(3\.\d+)", pin.read_text(encoding="utf-8-sig"))
+        found = re.match(r"(?:cpython-)?(3\.\d+)", python_versions(pin.read_bytes()).decode())
         if found:
             return f"python:{found.group(1)}-slim"
     if requires_python:
