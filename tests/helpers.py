@@ -19,8 +19,12 @@ UV_ENV = {**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1", "UV_PYTHON_DOWNL
 
 
 def uv(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real uv; on failure show what it said."""
-    proc = subprocess.run(["uv", *args], cwd=cwd, capture_output=True, text=True, env={**UV_ENV, **(env or {})})
+    """Run the real uv; on failure show what it said. A release (`uv version`) re-locks from uv's cache: it
+    changes no third-party package, and the package index proxy here once answered mid-run with an older view,
+    which moved a locked version under a test that asserts nothing moves."""
+    offline = {"UV_OFFLINE": "1"} if args[:1] == ("version",) else {}
+    proc = subprocess.run(["uv", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**UV_ENV, **offline, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"uv {' '.join(args)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
     return proc
