@@ -35,8 +35,8 @@ class BuildError(DepimageError):
 
 _PUSH_STEP = re.compile(r"^#\d+ (pushing|exporting to image)")
 _TRANSIENT = re.compile(r"\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout"
-                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout|blob unknown|blob upload (unknown|invalid)"
-                        r"|digest invalid", re.IGNORECASE)
+                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout"
+                        r"|blob unknown|blob upload (unknown|invalid)|digest invalid", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,8 @@ def read_project(project_dir: Path | str, context: Path | str | None = None) -> 
         if f.is_symlink():
             raise InputError("is a symlink; depimage reads only regular files inside the project", file=f)
         if f.is_file():
-            data = f.read_bytes()
-            extra[f"{root_sub}/{name}" if root_sub else name] = python_versions(data) if name == ".python-version" else data
+            data = python_versions(f.read_bytes()) if name == ".python-version" else f.read_bytes()
+            extra[f"{root_sub}/{name}" if root_sub else name] = data
     return Project(root=root, base=base, pyprojects=pyprojects, lock=lock, extra_files=extra,
                    member_dirs=sorted(below_base(m) for m in members))
 
