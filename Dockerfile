@@ -27,4 +27,4 @@ RUN set -eux; \
 ENV PATH=/opt/depimage/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-ENTRYPOINT ["/opt/depimage/bin/python", "-m", "depimage.action"]
+ENTRYPOINT ["/opt/depimage/bin/python", "-m", "depimage.doors.action"]

@@ -68,12 +68,13 @@ def main() -> None:
 
     hits = [clock(ensure) for _ in range(args.runs)]
 
-    from depimage.options import ImageOptions
-    from depimage.prepare import prepare
-    from depimage.recipe import write_recipe
+    from depimage.image.options import ImageOptions
+    from depimage.fingerprint.pipeline import fingerprint
+    from depimage.project.reader import read_project
+    from depimage.recipe.recipe import write_recipe
 
-    prepared = prepare(project, ImageOptions(base_image=os.environ["DEPIMAGE_TEST_BASE_IMAGE"], uv_version="0.13.9",
-                                             uv_image="local/uv:0.13.9", no_dev=True))
+    prepared = fingerprint(read_project(project), ImageOptions(base_image=os.environ["DEPIMAGE_TEST_BASE_IMAGE"], uv_version="0.13.9",
+                                             uv_image="local/uv:0.13.9", no_dev=True), os.environ)
     ctx = work / "context"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(prepared.dockerfile)

@@ -64,17 +64,18 @@ def main() -> None:
     depimage_member = timed([sys.executable, "-m", "depimage", "hash", "--uv-version", "0.13.9", "--package", "big"],
                             args.runs)
     python_bare = timed([sys.executable, "-c", "pass"], args.runs)
-    python_startup = timed([sys.executable, "-c", "import depimage.cli"], args.runs)
+    python_startup = timed([sys.executable, "-c", "import depimage.doors.cli"], args.runs)
 
     sys.path.insert(0, str(HERE.parent / "src"))
-    from depimage.options import ImageOptions
-    from depimage.prepare import prepare
+    from depimage.image.options import ImageOptions
+    from depimage.fingerprint.pipeline import fingerprint
+    from depimage.project.reader import read_project
 
     options = ImageOptions(base_image="python:3.11-slim", uv_version="0.13.9")
     inproc = []
     for _ in range(args.runs):
         t = time.perf_counter()
-        prepare(BIG, options)
+        fingerprint(read_project(BIG), options, os.environ)
         inproc.append(time.perf_counter() - t)
     import tomllib
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from depimage.cli import main
+from depimage.doors.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 # Copies of ../shared/fixtures/realworld (see its SOURCES.txt), so the tests also run where shared/ is not.

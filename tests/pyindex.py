@@ -43,7 +43,9 @@ class Index:
             self.server.server_close()
 
 
-def serve(wheel: Path, user: str | None = None, password: str | None = None) -> Index:
+def serve(wheel: Path, user: str | None = None, password: str | None = None, *, hashes: bool = True) -> Index:
+    """Serve the wheel; with hashes=False its link carries no #sha256=, as some private index products and
+    PyTorch's download index serve files, so uv.lock records the file without a hash."""
     data = wheel.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else None
@@ -64,7 +66,8 @@ def serve(wheel: Path, user: str | None = None, password: str | None = None) -> 
                 self.end_headers()
                 return
             if self.path.rstrip("/") == f"/simple/{PACKAGE}":
-                body = (f'<html><body><a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a>'
+                fragment = f"#sha256={digest}" if hashes else ""
+                body = (f'<html><body><a href="/files/{wheel.name}{fragment}">{wheel.name}</a>'
                         "</body></html>").encode()
                 ctype = "text/html"
             elif self.path.rstrip("/") == "/simple":

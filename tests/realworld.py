@@ -84,20 +84,21 @@ def _name_pattern(name: str) -> str:
 
 
 def bump_release(fixture: Fixture, local_names: list[str], pyprojects: list[Path]) -> None:
-    """A lockstep release: every local version +1 (pyproject.toml and uv.lock), the exact pins between local
-    packages with them; descriptions reworded and an unrelated tool table added."""
+    """A lockstep release: every local version +1 (pyproject.toml and uv.lock), every specifier on a local
+    package with them (exact pins and ranges); descriptions reworded and an unrelated tool table added."""
     lock = fixture.project / "uv.lock"
     text = lock.read_text()
     for name in local_names:
         text = re.sub(rf'(\[\[package\]\]\nname = "{re.escape(name)}"\nversion = ")([^"]+)(")',
                       lambda m: m[1] + m[2] + "1" + m[3], text)
     lock.write_text(text)
-    pins = re.compile(r"""(["']\s*(?:%s)\s*(?:\[[^\]]*\])?\s*===?\s*)([^,;"'\s]+)"""
+    # every specifier on a local package: `core==1.2.3` and `core>=1.1,<1.2` alike move with the release
+    pins = re.compile(r"""(["']\s*(?:%s)\s*(?:\[[^\]]*\])?\s*)([<>=!~][^;"'@]*)"""
                       % "|".join(_name_pattern(n) for n in local_names), re.I)
     for path in pyprojects:
         src = path.read_text()
         src = re.sub(r'(?m)^(version\s*=\s*["\'])([^"\']+)(["\'])', lambda m: m[1] + m[2] + "1" + m[3], src, count=1)
-        src = pins.sub(lambda m: m[1] + m[2] + "1", src)
+        src = pins.sub(lambda m: m[1] + re.sub(r"(\d[\w.*+!]*)", r"\g<1>1", m[2]), src)
         src = re.sub(r'(?m)^(description\s*=\s*["\'])', r"\1Reworded. ", src, count=1)
         path.write_text(src + "\n[tool.depimage-test-unrelated]\nline-length = 99\n")
 

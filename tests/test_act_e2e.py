@@ -199,55 +199,32 @@ def test_bad_inputs_fail_the_step_with_an_annotation_and_no_secret(app, tmp_path
     assert_secret_not_in(run.log, wrong, token, user=user)
 
 
-APP_MODE = """name: release
-on: push
-permissions: {}
-jobs:
-  app:
-    runs-on: ubuntu-latest
-    permissions:
-      contents: read
-      packages: write
-    steps:
-      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
-        with:
-          persist-credentials: false
-      - id: app
-        uses: depimage/depimage@v0
-        with:
-          mode: app
-          image: @REGISTRY@/${{ github.repository }}
-          tag: ${{ github.sha }}
-          registry-username: ${{ github.actor }}
-          registry-password: ${{ github.token }}
-          no-dev: true
-          env: |
-            GREETING=hello
-      - uses: docker/login-action@650006c6eb7dba73a995cc03b0b2d7f5ca915bee # v4.2.0
-        with:
-          registry: @REGISTRY@
-          username: ${{ github.actor }}
-          password: ${{ github.token }}
-      - name: the application image runs
-        env:
-          APP_IMAGE: ${{ steps.app.outputs.image }}
-          DIGEST: ${{ steps.app.outputs.digest }}
-        run: |
-          echo "app image $APP_IMAGE $DIGEST"
-          docker run --rm --network none "$APP_IMAGE"
-"""
+def app_mode_workflow(registry: str) -> str:
+    """examples/app.yml as the README shows it, with all-extras and env switched on, and a check of the extra."""
+    text = example("app.yml", registry)
+    for old, new in (("# all-extras: true", "all-extras: true"), ("# env: |", "env: |"),
+                     ("#   LOG_LEVEL=info", "  GREETING=hello"),
+                     ('"$APP_IMAGE"   # the image\'s CMD; use your app\'s own check',
+                      '"$APP_IMAGE"\n          docker run --rm --network none "$APP_IMAGE" python -c '
+                      '"import packaging; print(\'extra installed:\', packaging.__name__)"')):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
 
 
 def test_app_mode_makes_the_application_image(app, tmp_path, sandbox, engine_defaults, run_id):
+    """mode: app, with `all-extras: true`: the extra's package is in the dependency image."""
     registry, user, password = auth(sandbox)
     (app / "src/shop/__init__.py").write_text(APP_MAIN)
+    uv("add", "-q", "--no-sync", "--optional", "cli", "packaging", cwd=app)
     (app / ".github/workflows").mkdir(parents=True)
-    (app / ".github/workflows/release.yml").write_text(APP_MODE.replace("@REGISTRY@", registry))
+    (app / ".github/workflows/release.yml").write_text(app_mode_workflow(registry))
     run = run_act(app, tmp_path, repository=f"acme{run_id}/shop", actor=user, secrets={"GITHUB_TOKEN": password},
                   env={"DEPIMAGE_BUILD_NETWORK": "host"})
     assert run.returncode == 0, run.log[-6000:]
     out = run.outputs()
     assert out["image"].startswith(f"{registry}/acme{run_id}/shop:") and out["digest"].startswith("sha256:")
     assert "shop runs with six" in run.step_lines()
+    assert "extra installed: packaging" in run.step_lines()
     assert f"app image {out['image']} {out['digest']}" in run.step_lines()
     assert_secret_not_in(run.log, password, user=user)

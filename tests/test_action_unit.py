@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from depimage import workflow
-from depimage.action import image_request, parse_secrets
+from depimage.doors import actions_protocol as workflow
+from depimage.doors.action import parse_secrets, read_inputs
 from depimage.errors import InputError
 
 
@@ -25,10 +25,10 @@ def test_request_carries_secret_ids_never_values():
     env = {"INPUT_IMAGE": "r.io/x", "INPUT_SECRETS": "UV_INDEX_A_PASSWORD=hunter2\n\nUV_INDEX_A_USERNAME=bob\n",
            "INPUT_EXTRAS": "pg", "INPUT_GROUPS": "lint, docs", "INPUT_NO-DEV": "true", "INPUT_PACKAGE": "api",
            "INPUT_REGISTRY-PASSWORD": "pw-123"}
-    secrets = parse_secrets(env["INPUT_SECRETS"])
-    request = image_request(env, list(secrets))
-    assert request.secrets == ("UV_INDEX_A_PASSWORD", "UV_INDEX_A_USERNAME")
-    assert "hunter2" not in repr(request) and "pw-123" not in repr(request) and "bob" not in repr(request)
+    inputs = read_inputs(env)
+    request = inputs.image
+    assert [s.id for s in request.secrets] == ["UV_INDEX_A_PASSWORD", "UV_INDEX_A_USERNAME"]
+    assert "hunter2" not in repr(inputs) and "pw-123" not in repr(inputs) and "bob" not in repr(inputs)
     assert (request.extras, request.groups, request.no_dev, request.package) == (("pg",), ("lint", "docs"), True, "api")
 
 

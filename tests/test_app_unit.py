@@ -3,17 +3,19 @@ settings and their errors, the wheel checks."""
 
 from __future__ import annotations
 
+import os
+
 import gzip
 import io
 import tarfile
 
 import pytest
 
-from depimage.dockerignore import excluded, files_of, read_patterns
+from depimage.image.dockerignore import excluded, files_of, read_patterns
 from depimage.errors import InputError
-from depimage.layer import build_layer
-from depimage.project import read_project
-from depimage.runtime import Runtime, from_pyproject, port
+from depimage.image.layer import build_layer
+from depimage.project.reader import read_project
+from depimage.image.runconfig import Runtime, from_pyproject, port
 from helpers import cli, make_compiled
 
 
@@ -75,12 +77,12 @@ def test_runtime_errors_name_the_file_and_line(app):
 
 
 def test_a_compiled_wheel_is_refused(tmp_path):
-    from depimage.appfiles import collect
-    from depimage.options import ImageOptions
+    from depimage.image.appfiles import collect
+    from depimage.image.options import ImageOptions
 
     project = make_compiled(tmp_path / "fastcore")
     with pytest.raises(InputError, match="is not pure Python") as err:
-        collect(read_project(project), ImageOptions("python:3.11-slim", "0.13.9"), [])
+        collect(read_project(project), ImageOptions("python:3.11-slim", "0.13.9"), [], os.environ)
     assert "Dockerfile path" in (err.value.hint or "")
 
 
@@ -89,9 +91,9 @@ def test_a_vendored_wheel_goes_into_the_layer_as_it_is(app, tmp_path):
     (--no-install-local), so the application layer installs it, without building anything from it."""
     import shutil
 
-    from depimage.appfiles import collect
-    from depimage.dockerfile import APP_SITE
-    from depimage.options import ImageOptions
+    from depimage.image.appfiles import collect
+    from depimage.image.layout import APP_SITE
+    from depimage.image.options import ImageOptions
     from helpers import uv
     from pyindex import build_wheel
 
@@ -99,6 +101,6 @@ def test_a_vendored_wheel_goes_into_the_layer_as_it_is(app, tmp_path):
     (app / "wheels").mkdir()
     shutil.copy(wheel, app / "wheels" / wheel.name)
     uv("add", "-q", "--no-sync", f"./wheels/{wheel.name}", cwd=app)
-    files = collect(read_project(app), ImageOptions("python:3.11-slim", "0.13.9"), [])
+    files = collect(read_project(app), ImageOptions("python:3.11-slim", "0.13.9"), [], os.environ)
     assert sorted(files.installed) == ["privpkg==1.0.0", "shop==0.1.0"]
     assert files.files[f"{APP_SITE}/privpkg/__init__.py".lstrip("/")][0] == b'ORIGIN = "private index"\n'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from depimage.builder import transient_push_failure
+from depimage.build.buildx import transient_push_failure
 
 BUILT = ["#10 [stage-1 4/4] RUN uv sync --frozen --no-install-local", "#10 DONE 0.2s", "",
          "#11 exporting to image", "#11 exporting layers 0.0s done", "#11 DONE 0.0s", ""]

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import os
+
 import collections
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from depimage.errors import InputError
-from depimage.options import ImageOptions
-from depimage.prepare import prepare
-from depimage.project import read_project
-from depimage.recipe import build_recipe
+from depimage.image.options import ImageOptions
+from depimage.fingerprint.pipeline import fingerprint
+from depimage.project.reader import read_project
+from depimage.recipe.recipe import build_recipe
 from realworld import bump_release, change_locked_hash, checkout, fixture_names, oracle, selections
 
 Pair = tuple[str | None, tuple[str, ...]]
@@ -42,7 +44,7 @@ def hashes(project_dir, pairs: list[Pair]) -> dict[Pair, tuple[str, frozenset] |
 
     def one(pair: Pair):
         try:
-            prepared = prepare(project_dir, options_for(*pair), project=project, recipe=recipe)
+            prepared = fingerprint(project, options_for(*pair), os.environ, recipe=recipe)
         except InputError:
             return None
         return prepared.hash.hex, frozenset((p["name"], p["version"], p["source"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import subprocess
@@ -334,9 +336,26 @@ def test_no_lock(app, tmp_path):
     assert_refused(["recipe", str(app), "--out", str(out)], "no uv.lock", "run `uv lock`", out=out)
 
 
-def test_member_without_lock_points_at_workspace_root(workspace):
-    assert_refused(["hash", str(workspace / "packages/appb"), "--uv-version", "0.13.9"], "no uv.lock",
-                   f"workspace at {workspace}")
+def test_member_folder_selects_the_member_as_uv_sync_there_does(workspace):
+    """`uv sync` in a member's folder installs that member's dependencies: so does depimage there."""
+    member = workspace / "packages/appb"
+    code, out, err = cli("hash", str(member), "--uv-version", "0.13.9", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["options"]["package"] == "appb"
+    assert report["hash"] == dep_hash(workspace, "--package", "appb") != dep_hash(workspace)
+    # uv's own answer in that folder: what `uv sync` there would install
+    there = uv("export", "--frozen", "--no-emit-local", "--format", "requirements.txt", "--no-hashes", "--no-header",
+               cwd=member).stdout
+    wanted = sorted(line.split("==")[0] for line in there.splitlines() if "==" in line)
+    assert sorted(p["name"] for p in report["installed"]) == wanted == ["idna", "six"]
+
+
+def test_folder_outside_the_workspace_members_is_still_refused(workspace):
+    (workspace / "stray").mkdir()
+    uv("init", "-q", "--lib", "--no-workspace", "--name", "stray", "stray", cwd=workspace)
+    assert_refused(["hash", str(workspace / "stray"), "--uv-version", "0.13.9"], "no uv.lock",
+                   "does not list this folder as a member")
 
 
 def test_malformed_toml_names_file_and_line(app, tmp_path):

@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from depimage.errors import InputError
-from depimage.registry import Credentials, Registry, RegistryError, parse_image_name
+from depimage.oci.client import Registry, RegistryError
+from depimage.oci.credentials import Credentials
+from depimage.oci.reference import parse_image_name
 
 
 class FakeRegistry:

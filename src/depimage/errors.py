@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable
+
+_OPTION = re.compile(r"\{opt:([a-z_]+)\}")
+
+
+def opt(field: str) -> str:
+    """A place in a message for the option or input a door calls `field` (image options' field names):
+    the command line writes `--context`, the action `input context`."""
+    return "{opt:%s}" % field
+
+
+def cli_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
 
 
 class DepimageError(Exception):
@@ -19,7 +32,14 @@ class DepimageError(Exception):
         self.line = line
         self.hint = hint
 
+    def name_options(self, name_of: Callable[[str], str]) -> "DepimageError":
+        """Put the door's own names for the options in the message and the hint."""
+        self.message = _OPTION.sub(lambda m: name_of(m[1]), self.message)
+        self.hint = _OPTION.sub(lambda m: name_of(m[1]), self.hint) if self.hint else self.hint
+        return self
+
     def __str__(self) -> str:
+        self.name_options(cli_name)  # where no door named them
         where = ""
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "

@@ -1,0 +1,147 @@
+"""Driving the builder: `docker buildx build` (BuildKit) of the generated Dockerfile with only the recipe
+as context, pushed to the registry or loaded into the local engine."""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from depimage.errors import DepimageError
+from depimage.fingerprint.pipeline import Fingerprint
+from depimage.recipe.recipe import write_recipe
+from depimage.oci.credentials import Credentials, write_docker_config
+from depimage.oci.reference import ImageName
+
+TAIL_LINES = 40
+
+
+class BuildError(DepimageError):
+    """The builder failed; the message carries its last lines. `transient_push` says the image was built
+    and the push then failed in a way a second push can get past (a 5xx, a dropped connection, a blob the
+    registry did not have yet): registries give those when two runs push the same image at once."""
+
+    def __init__(self, message: str, *, transient_push: bool = False, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.transient_push = transient_push
+
+
+_PUSH_STEP = re.compile(r"^#\d+ (pushing|exporting to image)")
+_TRANSIENT = re.compile(r"\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout"
+                        r"|connection reset|broken pipe|unexpected EOF|i/o timeout"
+                        r"|blob unknown|blob upload (unknown|invalid)|digest invalid", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    fingerprint: Fingerprint
+    image: ImageName
+    tag: str
+    push: bool
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (id, value): written to files for buildx
+    network: str | None = None
+    credentials: Credentials | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # DEPIMAGE_SOURCE, DEPIMAGE_REVISION
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # the environment docker runs with
+    docker_config: Path | None = None  # the user's docker config folder: its plugins and builders are kept
+
+
+def docker() -> str:
+    found = shutil.which("docker")
+    if not found:
+        raise BuildError("no `docker` command on PATH", hint="install the Docker CLI with the buildx plugin")
+    return found
+
+
+def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
+    """Build (and push, or load) request.image:request.tag; raise BuildError with the builder's last lines."""
+    prepared = request.fingerprint
+    with tempfile.TemporaryDirectory(prefix="depimage-build-") as tmp:
+        context = Path(tmp) / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(prepared.dockerfile)
+        write_recipe(prepared.recipe, context / "recipe", prepared.project.root)
+        cmd = [docker(), "buildx", "build", "--progress=plain", "--file", str(context / "Dockerfile"),
+               "--tag", request.image.ref(request.tag), "--push" if request.push else "--load"]
+        if prepared.options.platforms:
+            cmd += ["--platform", ",".join(prepared.options.platforms)]
+        if request.network:
+            cmd += ["--network", request.network]
+        for name, value in prepared.options.build_args:
+            cmd += ["--build-arg", f"{name}={value}"]
+        labels = {"DEPIMAGE_HASH": prepared.hash.hex, **request.labels}
+        for name, value in labels.items():
+            cmd += ["--build-arg", f"{name}={value}"]
+        secrets = Path(tmp) / "secrets"
+        secrets.mkdir(mode=0o700)
+        for number, (sid, value) in enumerate(request.secrets):  # files only this user reads, gone after the build
+            fd = os.open(secrets / str(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value)
+            cmd += ["--secret", f"id={sid},src={secrets / str(number)}"]
+        cmd.append(str(context))
+        env = dict(request.env)
+        if request.credentials:
+            env["DOCKER_CONFIG"] = str(write_docker_config(Path(tmp) / "docker-config", request.image,
+                                                           request.credentials, request.docker_config))
+        _run(cmd, env, on_line)
+
+
+def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> None:
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                errors="replace")
+    except OSError as exc:
+        raise BuildError(f"cannot start docker: {exc}") from exc
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        tail.append(line)
+        on_line(line)
+    code = proc.wait()
+    if code != 0:
+        last = "\n".join(f"    {t}" for t in tail)
+        transient = "--push" in cmd and transient_push_failure(list(tail))
+        raise BuildError(f"docker buildx build failed (exit code {code}); its last lines:\n{last}",
+                         hint="no tag was pushed; fix the cause above and run again", transient_push=transient)
+
+
+def transient_push_failure(lines: list[str]) -> bool:
+    """Whether the builder's last lines show the push step failing only with errors a second push can get
+    past. Failures before the push, and refusals such as 401, 403 or 405, are for the user to fix."""
+    starts = [i for i, line in enumerate(lines) if _PUSH_STEP.match(line)]
+    errors = push_errors(lines[starts[0]:]) if starts else []
+    return bool(errors) and all(_TRANSIENT.search(error) for error in errors)
+
+
+def push_errors(lines: list[str]) -> list[str]:
+    """The error messages in the builder's lines. The docker driver prints a registry's error list as
+    `ERROR: errors:` with one message a line after it, up to a blank line or a `------` rule."""
+    errors: list[str] = []
+    listing = False
+    for line in lines:
+        if "ERROR:" in line:
+            message = line.split("ERROR:", 1)[1].strip()
+            listing = message.endswith(":") or not message
+            if not listing:
+                errors.append(message)
+        elif listing and line.strip() and not line.startswith("------"):
+            errors.append(line.strip())
+        else:
+            listing = False
+    return errors
+
+
+def local_image_id(ref: str) -> str | None:
+    """The ID of ref in the local engine, or None."""
+    proc = subprocess.run([docker(), "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None

@@ -1,0 +1,59 @@
+"""What both doors read the same way: NAME=VALUE lists, secrets, and the host they run on. Each door names its
+own flag or input in the `what` it passes, so an error says what the user wrote."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from depimage.errors import InputError
+from depimage.usecases.common import Host, Secret
+
+
+def pairs(items: list[str], what: str) -> tuple[tuple[str, str], ...]:
+    """NAME=VALUE items."""
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"{what} {item!r} is not NAME=VALUE")
+        out.append((name, value))
+    return tuple(out)
+
+
+def secret_from_spec(spec: str, env: Mapping[str, str], *, need_value: bool, what: str) -> Secret:
+    """ID[=ENV_OR_FILE] or buildx's id=ID,env=VAR / id=ID,src=FILE: the id, and the value from that variable or
+    file (the variable ID itself by default). `hash` needs only the id, so the value is not looked up there."""
+    if spec.startswith("id="):
+        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        sid = fields.get("id", "")
+        source, kind = (fields["env"], "env") if "env" in fields else \
+            (fields.get("src") or fields.get("source") or sid, "src" if ("src" in fields or "source" in fields) else "env")
+    else:
+        sid, _, source = spec.partition("=")
+        source, kind = source or sid, ""
+    if not sid:
+        raise InputError(f"{what} {spec!r} names no id", hint="write ID, ID=ENV_OR_FILE or id=ID,env=VAR")
+    if not need_value:
+        return Secret(sid)
+    if kind in ("", "env") and env.get(source) is not None:
+        return Secret(sid, env[source])
+    if kind in ("", "src") and Path(source).is_file():
+        return Secret(sid, Path(source).read_text(encoding="utf-8").rstrip("\n"))
+    raise InputError(f"{what} {sid!r}: no environment variable or file named {source!r}",
+                     hint="set the variable (e.g. from your CI's secret store) or name a file that holds the value")
+
+
+def host_from(env: Mapping[str, str]) -> Host:
+    """The environment as both doors hand it on: GitHub's variables name the source and revision."""
+    source = ""
+    if env.get("GITHUB_REPOSITORY"):
+        source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
+    return Host(env=dict(env), source=source, revision=env.get("GITHUB_SHA", ""),
+                build_network=env.get("DEPIMAGE_BUILD_NETWORK", ""))
+
+
+def docker_config_dir(env: Mapping[str, str]) -> Path:
+    """Where `docker login` keeps credentials: $DOCKER_CONFIG, else ~/.docker."""
+    return Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or os.path.expanduser("~")) / ".docker")

@@ -1,0 +1,132 @@
+"""ensure: the dependency image for this hash exists afterwards. One registry check; a build and push only
+when it is missing. Runs for the same hash may overlap: a push that collides uses the image that landed, or
+pushes again."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from depimage.build.buildx import BuildError, BuildRequest, build, local_image_id
+from depimage.errors import DepimageError
+from depimage.fingerprint.hashing import TAG_PREFIX
+from depimage.fingerprint.pipeline import Fingerprint
+from depimage.oci.client import Registry
+from depimage.oci.reference import parse_image_name
+from depimage.usecases.common import Host, ImageRequest, RegistryAccess
+from depimage.usecases.hash import HashRequest, hash_project
+
+PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
+RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
+
+
+@dataclass(frozen=True)
+class EnsureRequest:
+    project_dir: str
+    image_name: str  # REGISTRY/NAME, without a tag
+    image: ImageRequest = ImageRequest()
+    registry: RegistryAccess = RegistryAccess()
+    tag_prefix: str = TAG_PREFIX
+    push: bool = True
+    network: str | None = None  # of RUN steps in the build; default: the host's build_network
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    """What the caller needs next: the reference to build FROM, and what happened."""
+
+    image: str
+    tag: str
+    digest: str
+    hash: str
+    cache_hit: bool
+    built: bool
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def outputs(self) -> dict[str, str]:
+        """The action's outputs."""
+        return {"image": self.image, "tag": self.tag, "digest": self.digest, "hash": self.hash,
+                "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower()}
+
+
+def ensure_image(request: EnsureRequest, host: Host, on_line: Callable[[str], None] = lambda line: None,
+                 on_status: Callable[[str], None] = lambda msg: None) -> EnsureResult:
+    """The dependency image for this project exists afterwards: one registry check, a build on a miss."""
+    prepared = hash_project(HashRequest(request.project_dir, request.image, request.context), host)
+    return ensure_fingerprint(request, prepared, host, on_line, on_status)
+
+
+def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host,
+                       on_line: Callable[[str], None] = lambda line: None,
+                       on_status: Callable[[str], None] = lambda msg: None) -> EnsureResult:
+    """Check, and build only on a miss. With push=False the local engine stands in for the registry."""
+    started = time.monotonic()
+    image = parse_image_name(request.image_name)
+    tag = prepared.hash.tag(request.tag_prefix)
+    ref = image.ref(tag)
+    credentials = request.registry.credentials(image)
+    registry = Registry(image, credentials, insecure=request.registry.insecure) if request.push else None
+    on_status(f"dependency hash {prepared.hash.hex[:24]}")
+
+    found = registry.manifest_digest(tag) if registry else local_image_id(ref)
+    if found:
+        on_status(f"{ref} exists: cache hit, nothing to build")
+        return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+
+    on_status(f"{ref} is missing: building{' and pushing' if request.push else ''}")
+    labels = source_labels(prepared.project.root, host)  # git is asked only when there is something to label
+    build_request = BuildRequest(prepared, image, tag, request.push,
+                                 tuple((s.id, s.value) for s in request.image.secrets),
+                                 request.network or host.build_network or None, credentials, labels, host.env,
+                                 request.registry.docker_config)
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            build(build_request, on_line)
+            break
+        except BuildError as exc:
+            if registry is None:
+                raise
+            # Another run for the same hash may have pushed while we built, and made our push collide.
+            try:
+                found = registry.manifest_digest(tag)
+            except DepimageError:
+                raise exc from None  # the builder's failure is the one to report
+            if found:
+                on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
+                return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+            if not exc.transient_push or attempt == PUSH_ATTEMPTS:
+                raise
+            on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
+                      f"{PUSH_ATTEMPTS}); the build itself is cached")
+            time.sleep(RETRY_PAUSE * attempt * random.uniform(0.5, 1.5))  # two racers must not meet again
+    digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
+    if not digest:
+        raise DepimageError(f"the build reported success but {ref} is not there")
+    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started)
+
+
+def source_labels(project_root: Path, host: Host) -> dict[str, str]:
+    """OCI source and revision: as the door found them (the CI's variables), else from git; credentials in
+    URLs removed."""
+    source, revision = host.source, host.revision
+    if not source or not revision:
+        def git(*args: str) -> str:
+            try:
+                proc = subprocess.run(["git", "-C", str(project_root), *args], capture_output=True, text=True,
+                                      timeout=10)
+            except (OSError, subprocess.SubprocessError):
+                return ""
+            return proc.stdout.strip() if proc.returncode == 0 else ""
+        source = source or git("config", "--get", "remote.origin.url")
+        revision = revision or git("rev-parse", "HEAD")
+    source = re.sub(r"^(\w+://)[^/@]*@", r"\1", source)  # https://user:token@host/... -> https://host/...
+    return {"DEPIMAGE_SOURCE": source, "DEPIMAGE_REVISION": revision}
