@@ -51,6 +51,14 @@ def workspace(workspace_template, tmp_path) -> Path:
 
 # ---- the real parts, started by tests/run (tests/sandbox.sh) --------------------------------------
 
+def pytest_collection_modifyitems(items) -> None:
+    """Every test that uses the real parts is an e2e test, marked or not: so `tests/run -m "not e2e"`, which
+    starts none of them, runs exactly the tests that need none of them."""
+    for item in items:
+        if "sandbox" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> dict[str, str]:
     """The Docker engine, registries and base image of tests/sandbox.sh. Missing ones fail the test, never

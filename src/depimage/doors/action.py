@@ -17,6 +17,7 @@ from depimage.doors import actions_protocol as workflow
 from depimage.doors.inputs import docker_config_dir, host_from, pairs
 from depimage.errors import DepimageError, InputError
 from depimage.fingerprint.hashing import TAG_PREFIX
+from depimage.image.options import ImageOptions
 from depimage.image.runconfig import Runtime, port, words
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, Secret
 
@@ -65,12 +66,12 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     if mode not in MODES:
         raise InputError(f"input mode is {mode!r}; it must be one of {', '.join(MODES)}")
     secrets = parse_secrets(get("secrets"))
-    image = ImageRequest(
+    image = ImageRequest(ImageOptions(
         base_image=get("base-image"), uv_version=get("uv-version"), uv_image=get("uv-image"),
         no_dev=flag("no-dev", False), groups=tuple(listed("groups")), extras=tuple(listed("extras")),
         all_extras=flag("all-extras", False), all_groups=flag("all-groups", False),
         no_default_groups=flag("no-default-groups", False), package=get("package") or None,
-        platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args"),
+        platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args")),
         secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env))

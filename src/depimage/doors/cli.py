@@ -14,6 +14,7 @@ from depimage import __version__
 from depimage.errors import DepimageError, InputError, cli_name
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.doors.inputs import docker_config_dir, host_from, pairs, secret_from_spec
+from depimage.image.options import ImageOptions
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 
@@ -56,6 +57,16 @@ def _registry_options(parser: argparse.ArgumentParser) -> None:
                         help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
     parser.add_argument("--insecure-registry", action="store_true",
                         help="plain http to the registry (always so for localhost and 127.0.0.1)")
+
+
+def _shared_tail(parser: argparse.ArgumentParser, *, tag_prefix_help: str = f"default: {TAG_PREFIX}") -> None:
+    """What ensure, plan and app all take: the tag prefix, the registry, the report's form, the context and the
+    image options."""
+    parser.add_argument("--tag-prefix", default=TAG_PREFIX, help=tag_prefix_help)
+    _registry_options(parser)
+    parser.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _context_option(parser)
+    _image_options(parser)
 
 
 def _context_option(parser: argparse.ArgumentParser) -> None:
@@ -137,15 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "  depimage ensure --image local/api --no-push      # local engine only, no registry")
     p.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR", help="default: .")
     p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="where the image lives, without a tag")
-    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"default: {TAG_PREFIX}")
-    _registry_options(p)
     p.add_argument("--no-push", action="store_true", help="check and build in the local engine only")
     p.add_argument("--network", metavar="MODE",
                    help="network for RUN steps in the build, e.g. host (default: $DEPIMAGE_BUILD_NETWORK, else "
                         "the builder's own)")
-    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
-    _context_option(p)
-    _image_options(p)
+    _shared_tail(p)
 
     p = sub.add_parser("plan", help="list a repository's deployable targets with their hashes, as a CI matrix",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -164,12 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  depimage plan --no-check            # hashes only, no registry")
     p.add_argument("project_dir", nargs="?", default=".", metavar="REPO_DIR", help="default: .")
     p.add_argument("--image", metavar="TEMPLATE", help="image name for targets without one; {name} is replaced")
-    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"default: {TAG_PREFIX}")
-    _registry_options(p)
     p.add_argument("--no-check", action="store_true", help="do not ask the registry")
-    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
-    _context_option(p)
-    _image_options(p)
+    _shared_tail(p)
 
     p = sub.add_parser("app", help="the application image, assembled on the registry over the dependency image",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -202,7 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "made by `depimage ensure`; nothing is ensured")
     deps.add_argument("--deps-repository", metavar="REGISTRY/NAME",
                       help="where to ensure the dependency image (default: --image itself, tagged deps-<hash>)")
-    p.add_argument("--tag-prefix", default=TAG_PREFIX, help=f"of the dependency image's tag (default: {TAG_PREFIX})")
     g = p.add_argument_group("the image's runtime settings (over [tool.depimage.app])")
     g.add_argument("--command", dest="cmd", metavar="CMD", help='CMD, as a shell would split it, or a JSON list')
     g.add_argument("--entrypoint", metavar="CMD", help="ENTRYPOINT, likewise ('' clears the base image's)")
@@ -213,11 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--label", action="append", default=[], metavar="NAME=VALUE", help="label (repeatable)")
     g.add_argument("--include", action="append", default=[], metavar="PATTERN",
                    help="files beyond the package, copied under /app (.dockerignore syntax, repeatable)")
-    _registry_options(p)
     p.add_argument("--network", metavar="MODE", help="network for RUN steps if the dependency image is built")
-    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
-    _context_option(p)
-    _image_options(p)
+    _shared_tail(p, tag_prefix_help=f"of the dependency image's tag (default: {TAG_PREFIX})")
     return parser
 
 
@@ -225,12 +224,12 @@ def image_request(args: argparse.Namespace, env: dict[str, str] | None = None) -
     """The image options as given on the command line; the use case fills in the defaults. Secret values are
     looked up (env) only where something is built: `hash` needs their ids alone."""
     need = env is not None and args.command != "hash"
-    return ImageRequest(
+    return ImageRequest(ImageOptions(
         base_image=args.base_image or "", uv_version=args.uv_version or "", uv_image=args.uv_image or "",
         no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
         all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=pairs(args.build_arg, "--build-arg"),
+        build_args=pairs(args.build_arg, "--build-arg")),
         secrets=tuple(secret_from_spec(s, env or {}, need_value=need, what="--secret") for s in args.secret))
 
 

@@ -28,8 +28,8 @@ def secret_from_spec(spec: str, env: Mapping[str, str], *, need_value: bool, wha
     if spec.startswith("id="):
         fields = dict(part.partition("=")[::2] for part in spec.split(","))
         sid = fields.get("id", "")
-        source, kind = (fields["env"], "env") if "env" in fields else \
-            (fields.get("src") or fields.get("source") or sid, "src" if ("src" in fields or "source" in fields) else "env")
+        from_file = fields.get("src") or fields.get("source")
+        source, kind = (fields["env"], "env") if "env" in fields else (from_file, "src") if from_file else (sid, "env")
     else:
         sid, _, source = spec.partition("=")
         source, kind = source or sid, ""

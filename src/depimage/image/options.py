@@ -19,8 +19,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class ImageOptions:
     """Everything besides the recipe that decides what the dependency image contains."""
 
-    base_image: str
-    uv_version: str
+    base_image: str = ""  # empty in a request: the use case fills in the default
+    uv_version: str = ""
     uv_image: str = ""  # where the uv binary is copied from; default ghcr.io/astral-sh/uv:<uv_version>
     no_dev: bool = False
     groups: tuple[str, ...] = ()
@@ -40,7 +40,7 @@ class ImageOptions:
         object.__setattr__(self, "platforms", tuple(sorted(set(self.platforms))))
         object.__setattr__(self, "build_args", tuple(sorted(dict(self.build_args).items())))
         object.__setattr__(self, "secret_ids", tuple(sorted(set(self.secret_ids))))
-        if not self.uv_image:
+        if not self.uv_image and self.uv_version:
             object.__setattr__(self, "uv_image", UV_IMAGE.format(version=self.uv_version))
         for name in [k for k, _ in self.build_args] + list(self.secret_ids):
             if not _ENV_NAME.match(name):

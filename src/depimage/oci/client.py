@@ -159,7 +159,8 @@ class Registry:
             wanted = (params.get("scope") or f"repository:{self.image.repository}:pull").split(" ") + list(scopes)
             query = {"service": params.get("service", ""), "scope": list(dict.fromkeys(wanted))}
             auth = (self.credentials.username, self.credentials.password) if self.credentials else None
-            response = self._request("GET", params["realm"], params=query, auth=auth, headers={"Accept": "application/json"})
+            response = self._request("GET", params["realm"], params=query, auth=auth,
+                                     headers={"Accept": "application/json"})
             if response.status_code != 200:
                 raise self._refused(response)
             body = response.json()

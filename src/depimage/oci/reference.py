@@ -64,7 +64,8 @@ def check_reference(reference: str, what: str = "tag") -> str:
     if is_digest(reference):
         if _DIGEST.match(reference) and (not reference.startswith("sha256:") or _SHA256.match(reference)):
             return reference
-        raise InputError(f"{what} {reference!r} is not a valid digest", hint="write sha256: and 64 lowercase hex digits")
+        raise InputError(f"{what} {reference!r} is not a valid digest",
+                         hint="write sha256: and 64 lowercase hex digits")
     return check_tag(reference, what)
 
 
@@ -85,6 +86,7 @@ def parse_image_ref(value: str, field: str) -> tuple[ImageName, str]:
         slash = value.rfind("/")
         colon = value.rfind(":")
         if colon <= slash:
-            raise InputError(f"{opt(field)} {value!r} names no tag or digest", hint="give REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...")
+            raise InputError(f"{opt(field)} {value!r} names no tag or digest",
+                             hint="give REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...")
         name, reference = value[:colon], value[colon + 1:]
     return parse_image_name(name, field), check_reference(reference, f"{opt(field)} {value!r}:")

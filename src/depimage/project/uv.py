@@ -48,7 +48,8 @@ def uv_version() -> str:
     out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False).stdout
     found = re.match(r"uv (\d+\.\d+\.\d+)", out)
     if not found:
-        raise InputError(f"could not read the uv version from {out.strip()!r}", hint=f"name the image's uv with {opt('uv_version')} X.Y.Z")
+        raise InputError(f"could not read the uv version from {out.strip()!r}",
+                         hint=f"name the image's uv with {opt('uv_version')} X.Y.Z")
     return found.group(1)
 
 

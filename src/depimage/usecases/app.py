@@ -93,7 +93,7 @@ def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = 
     deps_creds = app_creds if deps.host == app.host else RegistryAccess(
         docker_config=request.registry.docker_config).credentials(deps)
     insecure = request.registry.insecure
-    done = assemble(Registry(deps, deps_creds, insecure=insecure), reference, Registry(app, app_creds, insecure=insecure),
-                    request.tag, what, on_status)
+    done = assemble(Registry(deps, deps_creds, insecure=insecure), reference,
+                    Registry(app, app_creds, insecure=insecure), request.tag, what, on_status)
     return AppResult(image=app.ref(request.tag), digest=done.digest, deps_image=deps_ref, platforms=done.platforms,
                      layer_size=layer.size, uploaded=done.uploaded, installed=files.installed, tag=request.tag)

@@ -3,6 +3,7 @@ registry, the secrets, and the environment the door read. The core never reads o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -23,20 +24,10 @@ class Secret:
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """What the user chose about the image. Empty base_image and uv_version get the documented defaults."""
+    """What the user chose about the image: the options (an empty base image or uv version gets the documented
+    default) and the secrets, whose ids alone go into the options."""
 
-    base_image: str = ""
-    uv_version: str = ""
-    uv_image: str = ""
-    no_dev: bool = False
-    groups: tuple[str, ...] = ()
-    extras: tuple[str, ...] = ()
-    all_extras: bool = False
-    all_groups: bool = False
-    no_default_groups: bool = False
-    package: str | None = None
-    platforms: tuple[str, ...] = ()
-    build_args: tuple[tuple[str, str], ...] = ()
+    options: ImageOptions = ImageOptions()
     secrets: tuple[Secret, ...] = ()
 
 
@@ -67,10 +58,8 @@ class Host:
 def image_options(request: ImageRequest, project_root: Path, requires_python: str | None,
                   package: str | None = None) -> ImageOptions:
     """ImageOptions with the documented defaults filled in; `package` selects a member when none is given."""
-    return ImageOptions(
-        base_image=request.base_image or default_base_image(project_root, requires_python),
-        uv_version=request.uv_version or installed_uv_version(), uv_image=request.uv_image,
-        no_dev=request.no_dev, groups=request.groups, extras=request.extras, all_extras=request.all_extras,
-        all_groups=request.all_groups, no_default_groups=request.no_default_groups,
-        package=request.package or package or None, platforms=request.platforms, build_args=request.build_args,
+    chosen = request.options
+    return dataclasses.replace(
+        chosen, base_image=chosen.base_image or default_base_image(project_root, requires_python),
+        uv_version=chosen.uv_version or installed_uv_version(), package=chosen.package or package or None,
         secret_ids=tuple(s.id for s in request.secrets))

@@ -100,7 +100,8 @@ def targets_of(project: Project, rel_dir: str, base: ImageOptions, image_templat
         image = spec.get("image") or (_fill(template, name) if template else None)
         if not image:
             raise InputError(f"no image for target {name!r}", file=root.path,
-                             hint='set [tool.depimage] image = "REGISTRY/NAMESPACE/{name}", or name it with ' + opt("image"))
+                             hint='set [tool.depimage] image = "REGISTRY/NAMESPACE/{name}", or name it with '
+                                  + opt("image"))
         options = dataclasses.replace(
             base, package=spec.get("package"), no_dev=merged.get("no-dev", base.no_dev),
             extras=tuple(merged.get("extras", base.extras)), groups=tuple(merged.get("groups", base.groups)),
@@ -118,7 +119,7 @@ def plan_targets(request: PlanRequest, host: Host) -> "Plan":
     """Every target of the repository with its hash (uv is asked for all of them at once), and (with check)
     whether the registry has its image."""
     base = image_options(request.image, Path(request.repo_dir), None)
-    if not request.image.base_image:  # the default depends on each project: targets_of fills it in
+    if not request.image.options.base_image:  # the default depends on each project: targets_of fills it in
         base = dataclasses.replace(base, base_image="")
     repo_dir = request.repo_dir
     repo = Path(repo_dir).resolve()

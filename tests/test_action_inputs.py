@@ -26,10 +26,10 @@ def test_request_carries_secret_ids_never_values():
            "INPUT_EXTRAS": "pg", "INPUT_GROUPS": "lint, docs", "INPUT_NO-DEV": "true", "INPUT_PACKAGE": "api",
            "INPUT_REGISTRY-PASSWORD": "pw-123"}
     inputs = read_inputs(env)
-    request = inputs.image
-    assert [s.id for s in request.secrets] == ["UV_INDEX_A_PASSWORD", "UV_INDEX_A_USERNAME"]
+    request = inputs.image.options
+    assert [s.id for s in inputs.image.secrets] == ["UV_INDEX_A_PASSWORD", "UV_INDEX_A_USERNAME"]
     assert "hunter2" not in repr(inputs) and "pw-123" not in repr(inputs) and "bob" not in repr(inputs)
-    assert (request.extras, request.groups, request.no_dev, request.package) == (("pg",), ("lint", "docs"), True, "api")
+    assert (request.extras, request.groups, request.no_dev, request.package) == (("pg",), ("docs", "lint"), True, "api")  # canonical order
 
 
 def test_step_location_finds_the_step_in_the_workflow(tmp_path):
