@@ -71,7 +71,8 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         no_dev=flag("no-dev", False), groups=tuple(listed("groups")), extras=tuple(listed("extras")),
         all_extras=flag("all-extras", False), all_groups=flag("all-groups", False),
         no_default_groups=flag("no-default-groups", False), package=get("package") or None,
-        platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args")),
+        platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args"),
+        builder=get("builder", "auto")),
         secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env))

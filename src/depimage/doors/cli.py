@@ -91,7 +91,12 @@ def _image_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-default-groups", action="store_true", help="leave out the default groups")
     g.add_argument("--package", metavar="NAME", help="install the dependencies of this workspace member only")
     g.add_argument("--platform", action="append", default=[], metavar="OS/ARCH",
-                   help="target platform(s), e.g. linux/amd64,linux/arm64 (repeatable)")
+                   help="target platform(s), e.g. linux/amd64,linux/arm64 (repeatable); the layered path makes "
+                        "each from its own wheels, on any host, without an emulator")
+    g.add_argument("--builder", choices=["auto", "docker"], default="auto",
+                   help="auto (default): assemble the image on the registry from wheels, one layer per heavy "
+                        "package, when every package has a wheel for the platform, else build it; docker: always "
+                        "build it with docker buildx (the two never share a tag)")
     g.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
                    help="environment for `uv sync` in the build, e.g. UV_INDEX_STRATEGY=unsafe-best-match "
                         "(visible in the image history: never a secret)")
@@ -229,7 +234,7 @@ def image_request(args: argparse.Namespace, env: dict[str, str] | None = None) -
         no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
         all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=pairs(args.build_arg, "--build-arg")),
+        build_args=pairs(args.build_arg, "--build-arg"), builder=args.builder),
         secrets=tuple(secret_from_spec(s, env or {}, need_value=need, what="--secret") for s in args.secret))
 
 

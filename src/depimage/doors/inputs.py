@@ -50,8 +50,10 @@ def host_from(env: Mapping[str, str]) -> Host:
     source = ""
     if env.get("GITHUB_REPOSITORY"):
         source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
+    home = Path(env.get("HOME") or os.path.expanduser("~"))
+    cache = Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "depimage"
     return Host(env=dict(env), source=source, revision=env.get("GITHUB_SHA", ""),
-                build_network=env.get("DEPIMAGE_BUILD_NETWORK", ""))
+                build_network=env.get("DEPIMAGE_BUILD_NETWORK", ""), cache_dir=cache)
 
 
 def docker_config_dir(env: Mapping[str, str]) -> Path:

@@ -25,18 +25,26 @@ class Layer:
         return len(self.blob)
 
 
-def build_layer(files: dict[str, tuple[bytes, bool]]) -> Layer:
-    """files: path in the image (POSIX, no leading /) -> (content, executable). Parent folders are added."""
-    folders = {str(parent) for path in files for parent in PurePosixPath(path).parents if str(parent) != "."}
+def build_layer(files: dict[str, tuple[bytes, bool]], symlinks: dict[str, str] | None = None,
+                folders: tuple[str, ...] = ()) -> Layer:
+    """files: path in the image (POSIX, no leading /) -> (content, executable); symlinks: path -> target;
+    folders: empty folders to have. Parent folders are added."""
+    links = symlinks or {}
+    paths = set(files) | set(links) | set(folders)
+    every = {str(parent) for path in paths for parent in PurePosixPath(path).parents if str(parent) != "."}
+    every |= set(folders)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(folders | set(files)):
+        for path in sorted(every | set(files) | set(links)):
             info = tarfile.TarInfo(path)
             info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
             if path in files:
                 content, executable = files[path]
                 info.size, info.mode = len(content), EXEC_MODE if executable else FILE_MODE
                 tar.addfile(info, io.BytesIO(content))
+            elif path in links:
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, links[path], 0o777
+                tar.addfile(info)
             else:
                 info.type, info.mode = tarfile.DIRTYPE, DIR_MODE
                 tar.addfile(info)

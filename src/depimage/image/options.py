@@ -7,10 +7,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from depimage.errors import InputError
+from depimage.errors import InputError, opt
 from depimage.project.reader import python_versions
 
 DEFAULT_PYTHON = "3.12"
+BUILDERS = ("auto", "docker")
 UV_IMAGE = "ghcr.io/astral-sh/uv:{version}"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -32,6 +33,7 @@ class ImageOptions:
     platforms: tuple[str, ...] = ()
     build_args: tuple[tuple[str, str], ...] = ()
     secret_ids: tuple[str, ...] = field(default=())
+    builder: str = "auto"  # auto: assembled from wheels on the registry where uv can; docker: always the builder
 
     def __post_init__(self) -> None:
         # Canonical order, so that the same choice written differently hashes the same.
@@ -42,6 +44,8 @@ class ImageOptions:
         object.__setattr__(self, "secret_ids", tuple(sorted(set(self.secret_ids))))
         if not self.uv_image and self.uv_version:
             object.__setattr__(self, "uv_image", UV_IMAGE.format(version=self.uv_version))
+        if self.builder not in BUILDERS:
+            raise InputError(f"{opt('builder')} is {self.builder!r}; it must be one of {', '.join(BUILDERS)}")
         for name in [k for k, _ in self.build_args] + list(self.secret_ids):
             if not _ENV_NAME.match(name):
                 raise InputError(f"{name!r} is not a valid name for a build arg or secret id",

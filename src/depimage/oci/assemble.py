@@ -53,8 +53,8 @@ def assemble(deps: Registry, deps_reference: str, app: Registry, tag: str, what:
                                                   platform.get("variant")) if p))
             child = _one(deps, entry["digest"], app, None, what, uploaded, on_status)
             entries.append({**child, "platform": platform})
-        index = _dumps({"schemaVersion": 2, "mediaType": media_type or OCI_INDEX, "manifests": entries})
-        digest = _put_last(app, tag, index, media_type or OCI_INDEX, uploaded)
+        index = dumps({"schemaVersion": 2, "mediaType": media_type or OCI_INDEX, "manifests": entries})
+        digest = put_last(app, tag, index, media_type or OCI_INDEX, uploaded)
         return Assembled(digest, platforms, uploaded[0])
     descriptor = _one(deps, deps_reference, app, tag, what, uploaded, on_status, (body, media_type))
     return Assembled(descriptor["digest"], [], uploaded[0])
@@ -77,7 +77,7 @@ def _one(deps: Registry, reference: str, app: Registry, tag: str | None, what: A
                          hint=f"let `depimage app` ensure it (leave out {opt('deps_image')}), or run `depimage ensure` "
                               "again; for any other base image, use the Dockerfile path (examples/Dockerfile)")
     for layer in manifest["layers"]:
-        _have_blob(app, deps, layer["digest"], layer.get("size", 0), uploaded, on_status)
+        have_blob(app, deps, layer["digest"], layer.get("size", 0), uploaded, on_status)
     layer = what.layer
     if not app.has_blob(layer.digest):
         on_status(f"pushing the application layer ({layer.size / 1e3:.1f} kB)")
@@ -88,7 +88,7 @@ def _one(deps: Registry, reference: str, app: Registry, tag: str | None, what: A
                                                              "created_by": what.history}]
     runtime = what.runtime.merged(Runtime(labels=tuple(what.labels.items())))
     config["config"] = runtime.apply(config.get("config") or {}, what.default_command)
-    config_bytes = _dumps(config)
+    config_bytes = dumps(config)
     config_digest = sha256_digest(config_bytes)
     if not app.has_blob(config_digest):
         app.push_blob(config_bytes, config_digest)
@@ -97,9 +97,9 @@ def _one(deps: Registry, reference: str, app: Registry, tag: str | None, what: A
            "config": {**manifest["config"], "digest": config_digest, "size": len(config_bytes)},
            "layers": manifest["layers"] + [{"mediaType": LAYER_TYPE[media_type], "digest": layer.digest,
                                             "size": layer.size}]}
-    manifest_bytes = _dumps(new)
+    manifest_bytes = dumps(new)
     if tag:
-        digest = _put_last(app, tag, manifest_bytes, media_type, uploaded)
+        digest = put_last(app, tag, manifest_bytes, media_type, uploaded)
     else:  # one platform of an index: stored by digest, before the index that names it
         digest = sha256_digest(manifest_bytes)
         if app.manifest_digest(digest) is None:
@@ -108,7 +108,7 @@ def _one(deps: Registry, reference: str, app: Registry, tag: str | None, what: A
     return {"mediaType": media_type, "digest": digest, "size": len(manifest_bytes)}
 
 
-def _have_blob(app: Registry, deps: Registry, digest: str, size: int, uploaded: list[int],
+def have_blob(app: Registry, deps: Registry, digest: str, size: int, uploaded: list[int],
                on_status: Callable[[str], None]) -> None:
     """A layer of the dependency image, present in the app's repository without passing through here, if
     the registry allows: already there, or mounted. Else (another registry) copied, and said so."""
@@ -124,7 +124,7 @@ def _have_blob(app: Registry, deps: Registry, digest: str, size: int, uploaded: 
     uploaded[0] += size
 
 
-def _put_last(app: Registry, tag: str, body: bytes, media_type: str, uploaded: list[int]) -> str:
+def put_last(app: Registry, tag: str, body: bytes, media_type: str, uploaded: list[int]) -> str:
     """The tag, last of all: nothing is put when it already names these very bytes."""
     digest = sha256_digest(body)
     if app.manifest_digest(tag) != digest:
@@ -133,6 +133,6 @@ def _put_last(app: Registry, tag: str, body: bytes, media_type: str, uploaded: l
     return digest
 
 
-def _dumps(document: dict) -> bytes:
+def dumps(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Iterator
 
 import requests
 
@@ -61,6 +62,18 @@ class Registry:
         response = self._authorized("GET", f"{self.base}/v2/{self.image.repository}/blobs/{check_reference(digest)}")
         self._expect(response, (200,), f"blob {digest} of {self.image.name}")
         return response.content
+
+    def stream_blob(self, digest: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """A blob in chunks, for reading a large layer without holding it."""
+        response = self._authorized("GET", f"{self.base}/v2/{self.image.repository}/blobs/{check_reference(digest)}",
+                                    stream=True)
+        self._expect(response, (200,), f"blob {digest} of {self.image.name}")
+        try:
+            yield from response.iter_content(chunk)
+        except requests.RequestException as exc:
+            raise RegistryError(f"the download of blob {digest} from {self.image.host} broke off: {exc}") from exc
+        finally:
+            response.close()
 
     def has_blob(self, digest: str) -> bool:
         response = self._authorized("HEAD", f"{self.base}/v2/{self.image.repository}/blobs/{check_reference(digest)}")

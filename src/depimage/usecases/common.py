@@ -53,6 +53,7 @@ class Host:
     source: str = ""
     revision: str = ""
     build_network: str = ""  # the default network of RUN steps when the request names none
+    cache_dir: Path | None = None  # where facts worth keeping between runs go (a base image's Python, by digest)
 
 
 def image_options(request: ImageRequest, project_root: Path, requires_python: str | None,

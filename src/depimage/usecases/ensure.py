@@ -19,7 +19,9 @@ from depimage.fingerprint.pipeline import Fingerprint
 from depimage.oci.client import Registry
 from depimage.oci.reference import parse_image_name
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
+from depimage.image.staging import NeedsBuilder
 from depimage.usecases.hash import HashRequest, hash_project
+from depimage.usecases.layered import ensure_layered, route
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
@@ -48,6 +50,8 @@ class EnsureResult:
     cache_hit: bool
     built: bool
     seconds: float
+    path: str = ""  # layers or docker: how the image was made ("" on a cache hit)
+    uploaded: int = 0  # bytes this run sent to the registry (layered path)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +59,7 @@ class EnsureResult:
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
         return {"image": self.image, "tag": self.tag, "digest": self.digest, "hash": self.hash,
-                "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower()}
+                "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower(), "path": self.path}
 
 
 def ensure_image(request: EnsureRequest, host: Host, on_line: Callable[[str], None] = lambda line: None,
@@ -82,6 +86,19 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
         on_status(f"{ref} exists: cache hit, nothing to build")
         return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
 
+    chosen = route(prepared, request.push)
+    on_status(chosen.reason)
+    if chosen.layered:
+        try:
+            pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
+                                    request.image, host, on_status)
+            on_status(f"pushed {ref}: {len(pushed.layers_pushed)} new dependency layer(s), "
+                      f"{pushed.uploaded / 1e6:.1f} MB sent")
+            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, True, time.monotonic() - started,
+                                "layers", pushed.uploaded)
+        except NeedsBuilder as exc:
+            on_status(f"builder path after all: {exc.message.splitlines()[0]}")
+
     on_status(f"{ref} is missing: building{' and pushing' if request.push else ''}")
     labels = source_labels(prepared.project.root, host)  # git is asked only when there is something to label
     build_request = BuildRequest(prepared, image, tag, request.push,
@@ -102,7 +119,8 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
                 raise exc from None  # the builder's failure is the one to report
             if found:
                 on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
-                return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+                return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started,
+                                    "docker")
             if not exc.transient_push or attempt == PUSH_ATTEMPTS:
                 raise
             on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
@@ -111,7 +129,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
     digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
     if not digest:
         raise DepimageError(f"the build reported success but {ref} is not there")
-    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started)
+    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started, "docker")
 
 
 def source_labels(project_root: Path, host: Host) -> dict[str, str]:

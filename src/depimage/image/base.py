@@ -1,0 +1,175 @@
+"""What the layered path needs to know of the base image, read from the registry without running it: for each
+platform, its manifest and config, where its Python is and which version, and which C library it has (the
+manylinux level its glibc allows, or musl). The facts are read once from the layers' file lists and kept in
+the cache folder by manifest digest, since a digest never changes what it names."""
+
+from __future__ import annotations
+
+import json
+import platform as host_platform
+import re
+import tarfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from depimage.errors import DepimageError, InputError, opt
+from depimage.oci.client import Registry
+from depimage.oci.media import INDEXES
+
+FACTS_FORMAT = 1
+_PYTHON = re.compile(r"^(usr/local/bin|usr/bin|opt/python/bin)/python3\.(\d+)$")
+_MUSL = re.compile(r"^(?:usr/)?lib/ld-musl-[a-z0-9_]+\.so\.1$")
+_GLIBC_FILE = re.compile(r"(?:^|/)libc-2\.(\d+)\.so$")
+_DPKG_LIBC = re.compile(r"^Package: libc6\n(?:[^\n]+\n)*?Version: 2\.(\d+)", re.M)
+_UV_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
+MANYLINUX_RANGE = (17, 40)  # the manylinux_2_N levels uv names as a --python-platform
+
+
+@dataclass(frozen=True)
+class BaseFacts:
+    python: str  # the interpreter, e.g. /usr/local/bin/python3.12
+    python_version: str  # 3.12
+    glibc_minor: int | None  # 36 for glibc 2.36; None on musl
+    musl: bool
+
+
+@dataclass(frozen=True)
+class BasePlatform:
+    platform: str  # linux/amd64
+    manifest_digest: str
+    manifest: dict
+    config: dict
+    facts: BaseFacts
+
+    @property
+    def python_platform(self) -> str:
+        """uv's --python-platform for this base: the manylinux level its glibc allows, or musl."""
+        arch = _UV_ARCH.get(self.platform.split("/")[1])
+        if arch is None:
+            raise InputError(f"the layered path does not know the platform {self.platform}",
+                             hint=f"use {opt('builder')} docker for it")
+        if self.facts.musl:
+            return f"{arch}-unknown-linux-musl"
+        level = min(self.facts.glibc_minor or 0, MANYLINUX_RANGE[1])
+        return f"{arch}-manylinux_2_{level}"
+
+
+def default_platform() -> str:
+    """The host's own platform, as a single-platform build would take it."""
+    machine = host_platform.machine().lower()
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...], cache: Path | None,
+                 on_status: Callable[[str], None] = lambda msg: None) -> list[BasePlatform]:
+    """The base image for each wanted platform (none given: the base's only platform, or the host's)."""
+    body, media_type, digest = registry.get_manifest(reference)
+    document = json.loads(body)
+    where = registry.image.ref(reference)
+    if media_type in INDEXES or "manifests" in document:
+        entries = {_platform_of(e.get("platform", {})): e for e in document["manifests"]
+                   if e.get("platform", {}).get("os") not in (None, "unknown")}
+        wanted = platforms or (default_platform(),)
+        missing = [p for p in wanted if p not in entries]
+        if missing:
+            raise InputError(f"the base image {where} has no {', '.join(missing)} (it has {', '.join(sorted(entries))})",
+                             hint=f"choose platforms the base image has with {opt('platforms')}")
+        found = []
+        for p in wanted:
+            child, _, child_digest = registry.get_manifest(entries[p]["digest"])
+            found.append(_one(registry, where, json.loads(child), child_digest, cache, on_status))
+        return found
+    one = _one(registry, where, document, digest, cache, on_status)
+    if platforms and tuple(platforms) != (one.platform,):
+        raise InputError(f"the base image {where} is for {one.platform} only, not {', '.join(platforms)}",
+                         hint="name a multi-platform base image, or leave out the other platforms")
+    return [one]
+
+
+def _platform_of(entry: dict) -> str:
+    return "/".join(p for p in (entry.get("os"), entry.get("architecture"), entry.get("variant")) if p)
+
+
+def _one(registry: Registry, where: str, manifest: dict, digest: str, cache: Path | None,
+         on_status: Callable[[str], None]) -> BasePlatform:
+    config = json.loads(registry.get_blob(manifest["config"]["digest"]))
+    platform = _platform_of(config)
+    cached = cache / "base-facts" / f"{digest.replace(':', '-')}.v{FACTS_FORMAT}.json" if cache else None
+    if cached and cached.is_file():
+        facts = BaseFacts(**json.loads(cached.read_text()))
+    else:
+        size = sum(layer.get("size", 0) for layer in manifest["layers"])
+        on_status(f"reading the base image {where} ({platform}, {size / 1e6:.0f} MB) for its Python and C library; "
+                  "kept by digest in the cache")
+        facts = _read_facts(registry, where, manifest)
+        if cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(asdict(facts)))
+    return BasePlatform(platform, digest, manifest, config, facts)
+
+
+def _read_facts(registry: Registry, where: str, manifest: dict) -> BaseFacts:
+    pythons: dict[str, tuple[int, int]] = {}  # path -> (preference, minor)
+    glibc: int | None = None
+    musl = False
+    for layer in manifest["layers"]:
+        for name, read in _members(registry, layer["digest"]):
+            found = _PYTHON.match(name)
+            if found:
+                pythons[name] = (0 if found[1] == "usr/local/bin" else 1, int(found[2]))
+            elif _MUSL.match(name):
+                musl = True
+            elif name == "var/lib/dpkg/status":
+                libc = _DPKG_LIBC.search(read().decode("utf-8", "replace"))
+                glibc = int(libc[1]) if libc else glibc
+            elif (old := _GLIBC_FILE.search(name)):
+                glibc = max(glibc or 0, int(old[1]))
+    if not pythons:
+        raise InputError(f"the base image {where} has no Python (looked for /usr/local/bin/python3.N and "
+                         "/usr/bin/python3.N)", hint="use a Python base image, e.g. python:3.12-slim")
+    if glibc is None and not musl:
+        raise InputError(f"cannot tell which C library the base image {where} has (no libc6 in its dpkg status, "
+                         "no musl loader)", hint=f"use {opt('builder')} docker, which installs inside the image")
+    if glibc is not None and glibc < MANYLINUX_RANGE[0]:
+        raise InputError(f"the base image {where} has glibc 2.{glibc}, older than any manylinux wheel uv installs",
+                         hint=f"use a newer base image, or {opt('builder')} docker")
+    python = min(pythons, key=lambda p: (pythons[p][0], -pythons[p][1]))
+    return BaseFacts(python="/" + python, python_version=f"3.{pythons[python][1]}", glibc_minor=glibc, musl=musl)
+
+
+def _members(registry: Registry, digest: str) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(path, reader) of each regular file or link in a layer, streamed from the registry."""
+    stream = _Gunzip(registry.stream_blob(digest))
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                name = member.name.lstrip("./")
+                if member.isfile() or member.issym() or member.islnk():
+                    yield name, (lambda m=member: tar.extractfile(m).read() if m.isfile() else b"")
+    except (tarfile.TarError, zlib.error, OSError) as exc:
+        raise DepimageError(f"cannot read layer {digest} of the base image: {exc}",
+                            hint=f"a layer that is not gzip (zstd) needs {opt('builder')} docker") from exc
+
+
+class _Gunzip:
+    """A file-like gzip reader over an iterator of compressed chunks (a layer streamed from the registry)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._buffer += self._inflate.flush()
+                break
+            self._buffer += self._inflate.decompress(chunk)
+        if size < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out

@@ -1,0 +1,88 @@
+"""Which package goes into which layer of a layered dependency image, decided from uv's export alone (so before
+anything is downloaded): a package whose wheel is large gets a layer of its own, the largest first and at most
+HEAVY_BUDGET of them; every other package goes into one of GROUPS layers chosen by a hash of its name, so
+adding, removing or updating a small package changes that one group layer. The layer count stays below
+HEAVY_BUDGET + GROUPS + 2 (uv, the venv) whatever the lock, far under the engines' limit of about 125.
+
+Each layer has a key: what it holds (names, versions and the locked files' hashes) for which Python and
+platform. Same key, same bytes: a layer whose key an image in the registry already records is not made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+
+from depimage.fingerprint.canonical import canonical_json
+from depimage.image.staging import Target
+from depimage.project.names import normalize_name
+
+LAYOUT_FORMAT = 1  # bumped whenever what a layer holds for the same key changes
+HEAVY_BYTES = 1_000_000  # a package with a wheel this large (compressed) gets a layer of its own
+HEAVY_BUDGET = 40
+GROUPS = 16
+KEY_ANNOTATION = "dev.depimage.layer"  # on each layer's descriptor in the manifest: its key
+
+
+@dataclass(frozen=True)
+class Locked:
+    name: str  # normalized
+    version: str
+    files: tuple[str, ...]  # the locked files' hashes (or URLs, for files locked without one), sorted
+    wheel_size: int  # the largest locked wheel: how heavy the package is
+    has_wheel: bool
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    title: str  # for people: "numpy 2.1.0", or "group 7 (12 packages)"
+    packages: tuple[Locked, ...]
+    key: str
+
+
+def locked_packages(pylock: str) -> list[Locked]:
+    """The packages of uv's pylock.toml export, as the plan needs them."""
+    out = []
+    for pkg in tomllib.loads(pylock).get("packages", []):
+        wheels = pkg.get("wheels", [])
+        files = [f for f in wheels + ([pkg["sdist"]] if "sdist" in pkg else [])]
+        ids = sorted(next(iter(f.get("hashes", {}).values()), f.get("url", f.get("path", ""))) for f in files)
+        if "vcs" in pkg or "archive" in pkg or "directory" in pkg:
+            ids.append(canonical_json({k: pkg[k] for k in ("vcs", "archive", "directory") if k in pkg}).decode())
+        out.append(Locked(normalize_name(pkg["name"]), pkg.get("version", ""), tuple(ids),
+                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels)))
+    return out
+
+
+def plan_layers(packages: list[Locked], target: Target) -> list[PlannedLayer]:
+    """Heavy packages first (largest first), then the non-empty groups in their order."""
+    heavy = sorted((p for p in packages if p.wheel_size >= HEAVY_BYTES), key=lambda p: (-p.wheel_size, p.name))
+    heavy = heavy[:HEAVY_BUDGET]
+    alone = {p.name for p in heavy}
+    groups: dict[int, list[Locked]] = {}
+    for p in packages:
+        if p.name not in alone:
+            groups.setdefault(group_of(p.name), []).append(p)
+    layers = [_layer(f"{p.name} {p.version}", (p,), target) for p in heavy]
+    for number in sorted(groups):
+        members = tuple(sorted(groups[number], key=lambda p: p.name))
+        layers.append(_layer(f"group {number} ({len(members)} package{'s' * (len(members) != 1)})", members, target))
+    return layers
+
+
+def group_of(name: str) -> int:
+    """A stable function of the package's name alone: the same group in every project and every release."""
+    return int(hashlib.sha256(normalize_name(name).encode()).hexdigest()[:8], 16) % GROUPS
+
+
+def layer_key(kind: str, content: object, target: Target) -> str:
+    """sha256 over what a layer holds and for which Python and platform."""
+    return hashlib.sha256(canonical_json({"format": LAYOUT_FORMAT, "kind": kind, "content": content,
+                                          "python": target.python_version,
+                                          "platform": target.python_platform})).hexdigest()
+
+
+def _layer(title: str, packages: tuple[Locked, ...], target: Target) -> PlannedLayer:
+    content = [[p.name, p.version, list(p.files)] for p in packages]
+    return PlannedLayer(title, packages, layer_key("packages", content, target))

@@ -1,0 +1,144 @@
+"""The locked packages, installed by uv for the image's platform and Python (`uv pip install --target
+--python-platform --python-version`, from uv's own pylock.toml export, so uv picks every file and checks every
+hash), then laid out as the image's virtual environment: packages in /opt/venv/lib/pythonX.Y/site-packages,
+console scripts in /opt/venv/bin started by /opt/venv/bin/python, data under /opt/venv. RECORD is rewritten to
+match, so the installed distributions are those `uv sync` makes in the image (bytecode aside: none is compiled).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from depimage.errors import DepimageError
+from depimage.image.layout import VENV
+from depimage.project.names import normalize_name
+from depimage.project.uv import run_uv
+
+_PACKAGE_BLOCK = re.compile(r"^\[\[packages\]\]$", re.M)
+_NAME = re.compile(r'^name = "([^"]+)"$', re.M)
+_NEEDS_BUILD = re.compile(r"building source distributions is disabled|no wheels? (?:with a matching|for)"
+                          r"|has no usable wheels|only (?:has|offers) (?:an )?sdist|requires building", re.I)
+DATA_DIRS = ("share", "etc", "man")  # what a wheel's .data/data puts at the top of --target
+
+
+class NeedsBuilder(DepimageError):
+    """uv would have to build a package from source for this platform: the builder path is for that."""
+
+
+@dataclass(frozen=True)
+class Target:
+    python_platform: str  # uv's name, e.g. aarch64-manylinux_2_36
+    python_version: str  # 3.12
+
+    @property
+    def site_packages(self) -> str:
+        return f"{VENV}/lib/python{self.python_version}/site-packages"
+
+
+@dataclass
+class Distribution:
+    name: str  # normalized
+    version: str
+    files: dict[str, tuple[bytes, bool]] = field(default_factory=dict)  # image path (no leading /) -> (bytes, exec)
+
+    @property
+    def size(self) -> int:
+        return sum(len(content) for content, _ in self.files.values())
+
+
+def only_packages(pylock: str, names: set[str]) -> str:
+    """uv's pylock.toml export with just the named packages (normalized names) left in."""
+    starts = [m.start() for m in _PACKAGE_BLOCK.finditer(pylock)]
+    head = pylock[: starts[0]] if starts else pylock
+    blocks = [pylock[a:b] for a, b in zip(starts, starts[1:] + [len(pylock)])]
+    kept = [b for b in blocks if (n := _NAME.search(b)) and normalize_name(n[1]) in names]
+    return head + "".join(kept)
+
+
+def install(pylock: str, target: Target, env: Mapping[str, str], *, extra_args: tuple[str, ...] = ()
+            ) -> list[Distribution]:
+    """Install the pylock's packages (or, with extra_args, a requirement such as uv==X) for target, and lay
+    them out for the image. env: uv's environment (network on, the index credentials in it)."""
+    with tempfile.TemporaryDirectory(prefix="depimage-stage-") as scratch:
+        folder = Path(scratch)
+        args = ["pip", "install", "--target", str(folder / "t"), "--python-platform", target.python_platform,
+                "--python-version", target.python_version, "--no-deps", "--no-build", "--link-mode", "copy",
+                "--no-compile", "--quiet"]
+        if extra_args:
+            args += list(extra_args)
+        else:
+            (folder / "pylock.toml").write_text(pylock)
+            args += ["--preview-features", "pylock", "-r", str(folder / "pylock.toml")]
+        proc = run_uv(args, cwd=scratch, env=dict(env))
+        if proc.returncode != 0:
+            said = proc.stderr.strip()
+            if _NEEDS_BUILD.search(said):
+                raise NeedsBuilder(f"uv would build from source for {target.python_platform}: {said[-1500:]}")
+            raise DepimageError(f"uv could not install the locked packages for {target.python_platform}:\n"
+                                f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
+                                                        "and its credentials")
+        return relocate(folder / "t", target)
+
+
+def relocate(staged: Path, target: Target) -> list[Distribution]:
+    """The distributions in a --target folder, each with its files at their image paths, RECORD rewritten."""
+    site = target.site_packages.lstrip("/")
+    venv = VENV.lstrip("/")
+    out = []
+    for record in sorted(staged.glob("*.dist-info/RECORD")):
+        info = record.parent.name[: -len(".dist-info")]
+        name, _, version = info.partition("-")
+        dist = Distribution(normalize_name(name), version)
+        rows = []
+        for row in csv.reader(io.StringIO(record.read_text(encoding="utf-8"))):
+            if not row:
+                continue
+            rel = row[0]
+            source = staged / rel
+            if rel.endswith(".dist-info/RECORD"):
+                continue
+            if not source.is_file():
+                rows.append(row)
+                continue
+            content = source.read_bytes()
+            executable = bool(source.stat().st_mode & 0o111)
+            top = rel.split("/", 1)[0]
+            if top == "bin":
+                image_path = f"{venv}/{rel}"
+                content = _shebang(content)
+            elif top in DATA_DIRS:
+                image_path = f"{venv}/{rel}"
+            elif top == "include":
+                image_path = f"{venv}/include/site/python{target.python_version}/{rel.split('/', 1)[1]}"
+            else:
+                image_path = f"{site}/{rel}"
+            dist.files[image_path] = (content, executable)
+            relative = os.path.relpath("/" + image_path, "/" + site)
+            rows.append([relative, _record_hash(content), str(len(content))])
+        rows.append([f"{info}.dist-info/RECORD", "", ""])
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        dist.files[f"{site}/{info}.dist-info/RECORD"] = (text.getvalue().encode(), False)
+        out.append(dist)
+    return out
+
+
+def _shebang(content: bytes) -> bytes:
+    """A console script as uv writes it in a venv: started by the venv's own python."""
+    if content.startswith(b"#!") and b"python" in content.split(b"\n", 1)[0]:
+        return b"#!" + f"{VENV}/bin/python".encode() + b"\n" + content.split(b"\n", 1)[1]
+    return content
+
+
+def _record_hash(content: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
