@@ -118,6 +118,18 @@ def action_image(sandbox) -> str:
 
 
 @pytest.fixture(scope="session")
+def registry_base(sandbox) -> str:
+    """The sandbox's Python base image in the open registry, where the layered path reads it (it runs no engine)."""
+    import subprocess
+
+    ref = f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/base/python:3.11-bookworm"
+    for args in (["tag", sandbox["DEPIMAGE_TEST_BASE_IMAGE"], ref], ["push", "-q", ref]):
+        proc = subprocess.run(["docker", *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    return ref
+
+
+@pytest.fixture(scope="session")
 def siblings_template(templates) -> Path:
     from helpers import make_siblings
 

@@ -14,10 +14,11 @@ ACTION_IMAGE = "local/depimage-action:test"
 
 
 def ensure(project, sandbox, uv_image, image, *extra, env=None, check=True, input=None):
-    """`depimage ensure --output json` as a user runs it, on the sandbox's base image and uv image."""
+    """`depimage ensure --output json --builder docker` as a user runs it, on the sandbox's base image (in the local
+    engine only) and uv image: the builder path. The layered path has its own helper (test_layered_e2e.py)."""
     proc = depimage("ensure", str(project), "--image", image, "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"],
                     "--uv-version", UV_VERSION, "--uv-image", uv_image, "--network", "host", "--output", "json",
-                    *extra, env=env, check=check, input=input)
+                    "--builder", "docker", *extra, env=env, check=check, input=input)
     return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
 
 
@@ -34,3 +35,62 @@ def docker(*args: str, check: bool = True, input: str | None = None) -> subproce
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def synthetic_image(registry: str, repository: str, tag: str, files: dict[str, bytes], arch: str) -> str:
+    """A one-layer image pushed with depimage's own registry client: the stand-in for a base image of another
+    architecture (which no engine here could run, and none needs to), or one without Python."""
+    from depimage.image.layer import build_layer
+    from depimage.oci.client import Registry
+    from depimage.oci.digest import sha256_digest
+    from depimage.oci.reference import parse_image_name
+
+    client = Registry(parse_image_name(f"{registry}/{repository}"))
+    layer = build_layer({path: (content, False) for path, content in files.items()})
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {"Env": ["PATH=/usr/bin:/bin"]},
+                         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}, "history": [{}]}).encode()
+    for data, digest in ((layer.blob, layer.digest), (config, sha256_digest(config))):
+        client.push_blob(data, digest)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha256_digest(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": layer.digest, "size": layer.size}]}).encode()
+    return client.put_manifest(tag, manifest, "application/vnd.oci.image.manifest.v1+json")
+
+
+b"Package: libc6\nStatus: install ok installed\nArchitecture: arm64\nVersion: 2.36-9+deb12u7\n\n"
+
+
+DEBIAN_LIBC = b"Package: libc6\nStatus: install ok installed\nArchitecture: arm64\nVersion: 2.36-9+deb12u7\n\n"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def multiplatform_base(registry: str, repository: str, amd64_from: str = "base/python:3.11-bookworm") -> str:
+    """REGISTRY/REPOSITORY:multi, an index over the real amd64 base (its blobs mounted from amd64_from) and a
+    one-layer arm64 stand-in with what the layered path reads of a base (a python3.11 and glibc 2.36): no arm64
+    Debian can be made or run here, and the arm64 image is inspected, not run."""
+    import hashlib
+
+    source, _, tag = amd64_from.partition(":")
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                        "application/vnd.oci.image.manifest.v1+json"}
+    amd64_bytes = requests.get(f"http://{registry}/v2/{source}/manifests/{tag}", headers=accept, timeout=10).content
+    amd64 = json.loads(amd64_bytes)
+    for item in amd64["layers"] + [amd64["config"]]:
+        requests.post(f"http://{registry}/v2/{repository}/blobs/uploads/?mount={item['digest']}&from={source}",
+                      timeout=30).raise_for_status()
+    requests.put(f"http://{registry}/v2/{repository}/manifests/amd64", data=amd64_bytes,
+                 headers={"Content-Type": amd64["mediaType"]}, timeout=10).raise_for_status()
+    arm64 = synthetic_image(registry, repository, "arm64", {"usr/bin/python3.11": b"\x7fELF stand-in",
+                                                            "var/lib/dpkg/status": DEBIAN_LIBC}, "arm64")
+    arm64_size = len(requests.get(f"http://{registry}/v2/{repository}/manifests/{arm64}",
+                                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10).content)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": amd64["mediaType"], "digest": "sha256:" + hashlib.sha256(amd64_bytes).hexdigest(),
+         "size": len(amd64_bytes), "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64, "size": arm64_size,
+         "platform": {"os": "linux", "architecture": "arm64"}}]}
+    requests.put(f"http://{registry}/v2/{repository}/manifests/multi", data=json.dumps(index),
+                 headers={"Content-Type": OCI_INDEX}, timeout=10).raise_for_status()
+    return f"{registry}/{repository}:multi"

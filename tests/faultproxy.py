@@ -33,6 +33,7 @@ class FaultProxy:
         self.failures_left = failures
         self.log: list[tuple[str, str, int]] = []
         self.downloaded = 0  # bytes of response bodies sent to the client: what it downloaded
+        self.uploaded = 0  # bytes of request bodies the client sent: what it pushed
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -78,6 +79,8 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 body = self._body()
+                with proxy._lock:
+                    proxy.uploaded += len(body)
                 inject = proxy._inject(self.command, self.path)
                 if inject and proxy.forward_failures:
                     self._upstream(body)

@@ -28,9 +28,18 @@ def engine_defaults(sandbox, uv_image, action_image) -> None:
     docker("tag", uv_image, f"ghcr.io/astral-sh/uv:{UV_VERSION}")
 
 
-def example(name: str, registry: str, extra_steps: str = "") -> str:
-    """An example workflow with ghcr.io replaced by the sandbox registry, and test steps appended."""
-    return (REPO / "examples" / name).read_text().replace("ghcr.io", registry) + extra_steps
+def example(name: str, registry: str, extra_steps: str = "", base: str = "") -> str:
+    """An example workflow with ghcr.io replaced by the sandbox registry, and test steps appended. With base, each
+    depimage step that names no base image gets it: the default python:X.Y-slim is Docker Hub's, out of reach
+    here, and the layered path reads the base from its registry (the builder took the engine's local copy)."""
+    text = (REPO / "examples" / name).read_text().replace("ghcr.io", registry) + extra_steps
+    if not base:
+        return text
+    steps = re.split(r"(?m)^(?=      - )", text)
+    for i, step in enumerate(steps):
+        if "uses: depimage/depimage@" in step and "base-image:" not in step:
+            steps[i] = step.replace("        with:\n", f"        with:\n          base-image: {base}\n", 1)
+    return "".join(steps)
 
 
 def auth(sandbox) -> tuple[str, str, str]:
@@ -58,7 +67,9 @@ OUTPUTS_STEP = """
 
 
 def test_single_project_workflow_builds_runs_then_hits_after_a_release(app, tmp_path, sandbox, engine_defaults,
-                                                                      run_id):
+                                                                      registry_base, run_id):
+    """The README's Dockerfile-path workflow: the dependency image assembled on the registry (layered path), the
+    app image built FROM it by build-push, run; a release is a cache hit."""
     registry, user, password = auth(sandbox)
     repo = app
     (repo / "src/shop/__init__.py").write_text(APP_MAIN)
@@ -66,7 +77,7 @@ def test_single_project_workflow_builds_runs_then_hits_after_a_release(app, tmp_
     (repo / "Dockerfile").write_text(dockerfile)
     (repo / ".dockerignore").write_text(".venv\n.git\n")
     (repo / ".github/workflows").mkdir(parents=True)
-    (repo / ".github/workflows/image.yml").write_text(example("workflow.yml", registry, OUTPUTS_STEP))
+    (repo / ".github/workflows/image.yml").write_text(example("workflow.yml", registry, OUTPUTS_STEP, base=registry_base))
     secrets = {"GITHUB_TOKEN": password}
     env = {"DEPIMAGE_BUILD_NETWORK": "host"}
     owner = f"acme{run_id}"
@@ -75,6 +86,7 @@ def test_single_project_workflow_builds_runs_then_hits_after_a_release(app, tmp_
     assert first.returncode == 0, first.log[-6000:]
     out = first.outputs()
     assert out["built"] == "true" and out["cache-hit"] == "false", first.log[-3000:]
+    assert out["path"] == "layers" and "layered path:" in first.log
     assert out["image"].startswith(f"{registry}/{owner}/shop-deps:deps-")
     lines = first.step_lines()
     assert "shop runs with six" in lines  # the app image FROM the dependency image, run
@@ -91,15 +103,25 @@ def test_single_project_workflow_builds_runs_then_hits_after_a_release(app, tmp_
     assert again["cache-hit"] == "true" and again["built"] == "false"
     assert (again["image"], again["digest"]) == (out["image"], out["digest"])
     assert "shop runs with six" in second.step_lines()
+    assert "what changed" not in second.log and again.get("changes", "") == ""
+
+    # a dependency moves: the miss names it with both versions (act discards step summaries, see the note in
+    # test_action_e2e.py, where the summary's table is read from the runner's own file)
+    uv("add", "-q", "--no-sync", "six==1.16.0", cwd=repo)
+    third = run_act(repo, tmp_path, repository=f"{owner}/shop", actor=user, secrets=secrets, env=env)
+    assert third.returncode == 0, third.log[-6000:]
+    moved = third.outputs()
+    assert moved["built"] == "true" and "~ six 1.17.0 -> 1.16.0" in third.log
+    assert json.loads(moved["changes"])["changed"] == [{"name": "six", "old": "1.17.0", "new": "1.16.0"}]
 
 
-def test_monorepo_workflow_plan_matrix_apps(monorepo, tmp_path, sandbox, engine_defaults, run_id):
+def test_monorepo_workflow_plan_matrix_apps(monorepo, tmp_path, sandbox, engine_defaults, registry_base, run_id):
     registry, user, password = auth(sandbox)
     repo = monorepo
     shutil.copy(REPO / "examples/member.Dockerfile", repo / "member.Dockerfile")
     (repo / ".dockerignore").write_text(".venv\n.git\n")
     (repo / ".github/workflows").mkdir(parents=True)
-    (repo / ".github/workflows/images.yml").write_text(example("monorepo.yml", registry))
+    (repo / ".github/workflows/images.yml").write_text(example("monorepo.yml", registry, base=registry_base))
     secrets = {"GITHUB_TOKEN": password}
     env = {"DEPIMAGE_BUILD_NETWORK": "host"}
     owner = f"acme{run_id}"
@@ -199,9 +221,9 @@ def test_bad_inputs_fail_the_step_with_an_annotation_and_no_secret(app, tmp_path
     assert_secret_not_in(run.log, wrong, token, user=user)
 
 
-def app_mode_workflow(registry: str) -> str:
+def app_mode_workflow(registry: str, base: str) -> str:
     """examples/app.yml as the README shows it, with all-extras and env switched on, and a check of the extra."""
-    text = example("app.yml", registry)
+    text = example("app.yml", registry, base=base)
     for old, new in (("# all-extras: true", "all-extras: true"), ("# env: |", "env: |"),
                      ("#   LOG_LEVEL=info", "  GREETING=hello"),
                      ('"$APP_IMAGE"   # the image\'s CMD; use your app\'s own check',
@@ -212,13 +234,13 @@ def app_mode_workflow(registry: str) -> str:
     return text
 
 
-def test_app_mode_makes_the_application_image(app, tmp_path, sandbox, engine_defaults, run_id):
+def test_app_mode_makes_the_application_image(app, tmp_path, sandbox, engine_defaults, registry_base, run_id):
     """mode: app, with `all-extras: true`: the extra's package is in the dependency image."""
     registry, user, password = auth(sandbox)
     (app / "src/shop/__init__.py").write_text(APP_MAIN)
     uv("add", "-q", "--no-sync", "--optional", "cli", "packaging", cwd=app)
     (app / ".github/workflows").mkdir(parents=True)
-    (app / ".github/workflows/release.yml").write_text(app_mode_workflow(registry))
+    (app / ".github/workflows/release.yml").write_text(app_mode_workflow(registry, registry_base))
     run = run_act(app, tmp_path, repository=f"acme{run_id}/shop", actor=user, secrets={"GITHUB_TOKEN": password},
                   env={"DEPIMAGE_BUILD_NETWORK": "host"})
     assert run.returncode == 0, run.log[-6000:]

@@ -22,7 +22,8 @@ APP_MAIN = "def main() -> None:\n    import six\n    print('shop runs with', six
 def app_cmd(project, sandbox, uv_image, image, tag, *extra, check=True, env=None, input=None):
     proc = depimage("app", str(project), "--image", image, "--tag", tag, "--base-image",
                     sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--uv-version", UV_VERSION, "--uv-image", uv_image,
-                    "--network", "host", "--no-dev", "--output", "json", *extra, check=check, env=env, input=input)
+                    "--network", "host", "--no-dev", "--output", "json", "--builder", "docker", *extra, check=check,
+                    env=env, input=input)
     return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
 
 

@@ -92,7 +92,8 @@ def test_plan_against_the_real_registry(monorepo, sandbox, uv_image, run_id):
     registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
     template = f"{registry}/plan-{run_id}/{{name}}"
     args = ["plan", str(monorepo), "--uv-version", "0.13.9", "--uv-image", uv_image,
-            "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--image", template, "--output", "json"]
+            "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--image", template, "--output", "json",
+            "--builder", "docker"]  # as the ensure helper builds: the builder is part of the hash
     first = json.loads(depimage(*args).stdout)
     assert first["has-missing"] is True
     assert sorted(e["name"] for e in first["matrix"]["include"]) == APPS
@@ -107,3 +108,31 @@ def test_plan_against_the_real_registry(monorepo, sandbox, uv_image, run_id):
         ensure(monorepo, sandbox, uv_image, entry["image"], "--package", entry["package"])
     third = json.loads(depimage(*args).stdout)
     assert third["has-missing"] is False and third["matrix"]["include"] == []
+
+
+def test_a_matrix_entry_given_to_the_action_hashes_what_plan_hashed(monorepo):
+    """examples/monorepo.yml passes each entry's options to the action's inputs: the hash must come out the
+    same, whatever options plan was given, or the matrix job would build under another tag forever."""
+    import os
+    import re
+
+    from depimage.doors.action import read_inputs
+    from depimage.doors.inputs import host_from
+    from depimage.usecases.hash import HashRequest, hash_project
+    from helpers import REPO
+
+    done = plan_json(monorepo, "--all-groups", "--no-default-groups", "--platform", "linux/arm64", "--build-arg",
+                     "UV_INDEX_STRATEGY=unsafe-best-match", "--builder", "docker", "--base-image", "python:3.13-slim")
+    step = (REPO / "examples/monorepo.yml").read_text().split("strategy:")[1]
+    wired = dict(re.findall(r"^\s+([a-z-]+): \$\{\{ matrix\.([a-z-]+) \}\}", step, re.M))
+    for entry in done["matrix"]["include"]:
+        env = {f"INPUT_{name.upper()}": str(entry[key]).lower() if isinstance(entry[key], bool) else str(entry[key])
+               for name, key in wired.items()}
+        inputs = read_inputs(env)
+        os.chdir(monorepo)
+        try:
+            got = hash_project(HashRequest(inputs.project_dir, inputs.image), host_from(os.environ))
+        finally:
+            os.chdir(REPO)
+        assert got.hash.hex == entry["hash"], entry["name"]
+    assert {"builder", "platforms", "build-args", "all-groups", "no-default-groups", "uv-version"} <= set(wired)

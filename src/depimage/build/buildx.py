@@ -50,6 +50,7 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)  # DEPIMAGE_SOURCE, DEPIMAGE_REVISION
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # the environment docker runs with
     docker_config: Path | None = None  # the user's docker config folder: its plugins and builders are kept
+    record: dict[str, str] = field(default_factory=dict)  # the image's record (fingerprint/record.py), as labels
 
 
 def docker() -> str:
@@ -78,6 +79,8 @@ def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
         labels = {"DEPIMAGE_HASH": prepared.hash.hex, **request.labels}
         for name, value in labels.items():
             cmd += ["--build-arg", f"{name}={value}"]
+        for name, value in request.record.items():  # labels outside the Dockerfile: its text is in the hash
+            cmd += ["--label", f"{name}={value}"]
         secrets = Path(tmp) / "secrets"
         secrets.mkdir(mode=0o700)
         for number, (sid, value) in enumerate(request.secrets):  # files only this user reads, gone after the build

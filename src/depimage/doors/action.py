@@ -72,7 +72,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         all_extras=flag("all-extras", False), all_groups=flag("all-groups", False),
         no_default_groups=flag("no-default-groups", False), package=get("package") or None,
         platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args"),
-        builder=get("builder", "auto")),
+        builder=get("builder", "auto"), base_digest=get("base-digest", "follow")),
         secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env))
@@ -139,8 +139,13 @@ def run_ensure(inputs: ActionInputs, host: Host) -> tuple[dict[str, str], Summar
                             context=inputs.context)
     with workflow.folded(f"Build {request.image_name}") as builder_line:
         result = ensure_image(request, host, on_line=builder_line, on_status=_status)
-    what = ("cache hit: nothing built" if result.cache_hit else "built and pushed" if inputs.push
-            else "built (not pushed)")
+    what = ("cache hit: nothing built" if result.cache_hit else "rebased onto the new base image" if result.rebased
+            else "built and pushed" if inputs.push else "built (not pushed)")
+    if result.changes:
+        from depimage.fingerprint.record import changes_from_dict
+
+        workflow.add_summary("### depimage: what changed\n\n" + changes_from_dict(result.changes).table(),
+                             dict(host.env))
     return result.outputs(), [("image", f"`{result.image}`"), ("digest", f"`{result.digest}`"),
                               ("hash", result.hash), ("result", what)]
 

@@ -37,6 +37,7 @@ commands, in the order data flows:
   plan     list the deployable targets of a repository with their hashes, as a CI matrix
   app      the application image: the dependency image plus one layer with the project, made on the
            registry (no Docker engine, no dependency layer downloaded)
+  diff     what differs between two dependency images or project revisions, without building
 
 examples:
   depimage hash
@@ -97,6 +98,10 @@ def _image_options(parser: argparse.ArgumentParser) -> None:
                    help="auto (default): assemble the image on the registry from wheels, one layer per heavy "
                         "package, when every package has a wheel for the platform, else build it; docker: always "
                         "build it with docker buildx (the two never share a tag)")
+    g.add_argument("--base-digest", choices=["follow", "pin"], default="follow",
+                   help="follow (default): when the base image's tag moves to a new digest, ensure rebases the image "
+                        "(a new manifest over the same dependency layers, no package reinstalled); pin: the image "
+                        "keeps the base it was made on until a dependency changes")
     g.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
                    help="environment for `uv sync` in the build, e.g. UV_INDEX_STRATEGY=unsafe-best-match "
                         "(visible in the image history: never a secret)")
@@ -140,9 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensure", help="make sure the dependency image exists: check, build and push if missing",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Compute the hash, ask the registry for REGISTRY/NAME:<prefix><hash> with one request,\n"
-                                   "and only when it is missing build the dependency image with docker buildx and push it.\n"
-                                   "Prints the reference to build FROM. Runs for the same hash may overlap: a push that\n"
-                                   "collides (5xx, dropped connection) uses the image that landed, or pushes again.",
+                                   "and only when it is missing make the dependency image and push it. Where every package\n"
+                                   "has a wheel for the platform, it is assembled on the registry without a builder: uv\n"
+                                   "installs the locked set for the base image's platform and Python, one layer per heavy\n"
+                                   "package and grouped layers for the rest, reproducible, only what changed pushed, any\n"
+                                   "--platform from any host. Else (or with --builder docker) docker buildx builds it.\n"
+                                   "One line says which path and why. Prints the reference to build FROM. Runs for the\n"
+                                   "same hash may overlap: a push that collides uses the image that landed, or pushes again.",
                        epilog="credentials:\n"
                               "  --registry-username U, and the password in $DEPIMAGE_REGISTRY_PASSWORD or on stdin\n"
                               "  (--registry-password-stdin); without them, what `docker login` stored is used.\n"
@@ -222,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files beyond the package, copied under /app (.dockerignore syntax, repeatable)")
     p.add_argument("--network", metavar="MODE", help="network for RUN steps if the dependency image is built")
     _shared_tail(p, tag_prefix_help=f"of the dependency image's tag (default: {TAG_PREFIX})")
+    p = sub.add_parser("diff", help="what differs between two dependency images or project revisions",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Compare what two dependency images install (from the record each carries), or\n"
+                                   "two project folders (hashed as `hash` does), or one of each: packages added,\n"
+                                   "removed and changed (old -> new version, or the same version with other files),\n"
+                                   "options, and the base image's digest. Nothing is built.",
+                       epilog="examples:\n"
+                              "  depimage diff ghcr.io/acme/api:deps-0123abcd .\n"
+                              "  depimage diff ../api-v1.3 ../api-v1.4 --no-dev --output json")
+    p.add_argument("old", metavar="OLD", help="a project folder, or REGISTRY/NAME:TAG or @DIGEST")
+    p.add_argument("new", metavar="NEW", help="likewise")
+    _registry_options(p)
+    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
+    _context_option(p)
+    _image_options(p)
     return parser
 
 
@@ -234,7 +258,7 @@ def image_request(args: argparse.Namespace, env: dict[str, str] | None = None) -
         no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
         all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
         platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=pairs(args.build_arg, "--build-arg"), builder=args.builder),
+        build_args=pairs(args.build_arg, "--build-arg"), builder=args.builder, base_digest=args.base_digest),
         secrets=tuple(secret_from_spec(s, env or {}, need_value=need, what="--secret") for s in args.secret))
 
 
@@ -278,7 +302,7 @@ def cmd_ensure(args: argparse.Namespace, host: Host) -> int:
                             registry_access(args, dict(host.env)), tag_prefix=args.tag_prefix, push=not args.no_push,
                             network=args.network, context=_context(args))
     result = ensure_image(request, host, on_line=_builder_line, on_status=_status)
-    _report(args, result.as_dict(), ("image", "digest", "hash", "cache_hit", "built"))
+    _report(args, result.as_dict(), ("image", "digest", "hash", "cache_hit", "built", "rebased", "path"))
     return 0
 
 
@@ -352,7 +376,19 @@ def cmd_app(args: argparse.Namespace, host: Host) -> int:
 OPTION_NAMES = {"build_args": "--build-arg", "secrets": "--secret", "groups": "--group", "extras": "--extra",
                 "platforms": "--platform"}
 
-COMMANDS = {"recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan, "app": cmd_app}
+def cmd_diff(args: argparse.Namespace, host: Host) -> int:
+    from depimage.usecases.diff import DiffRequest, diff
+
+    done = diff(DiffRequest(args.old, args.new, image_request(args), registry_access(args, dict(host.env)),
+                            _context(args)), host)
+    if args.output == "json":
+        print(json.dumps(done.as_dict(), indent=2))
+    else:
+        print("\n".join(done.lines()) if done else "no difference in what gets installed")
+    return 0
+
+
+COMMANDS = {"diff": cmd_diff, "recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan, "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ HEAVY_BYTES = 1_000_000  # a package with a wheel this large (compressed) gets a
 HEAVY_BUDGET = 40
 GROUPS = 16
 KEY_ANNOTATION = "dev.depimage.layer"  # on each layer's descriptor in the manifest: its key
+BASE_ANNOTATION = "dev.depimage.base-digest"  # on the manifest (and index): the digest its base tag had
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from depimage.project.reader import python_versions
 
 DEFAULT_PYTHON = "3.12"
 BUILDERS = ("auto", "docker")
+BASE_DIGEST = ("follow", "pin")
 UV_IMAGE = "ghcr.io/astral-sh/uv:{version}"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -34,6 +35,7 @@ class ImageOptions:
     build_args: tuple[tuple[str, str], ...] = ()
     secret_ids: tuple[str, ...] = field(default=())
     builder: str = "auto"  # auto: assembled from wheels on the registry where uv can; docker: always the builder
+    base_digest: str = "follow"  # follow: a new digest of the base tag rebases the image; pin: it keeps its base
 
     def __post_init__(self) -> None:
         # Canonical order, so that the same choice written differently hashes the same.
@@ -44,6 +46,8 @@ class ImageOptions:
         object.__setattr__(self, "secret_ids", tuple(sorted(set(self.secret_ids))))
         if not self.uv_image and self.uv_version:
             object.__setattr__(self, "uv_image", UV_IMAGE.format(version=self.uv_version))
+        if self.base_digest not in BASE_DIGEST:
+            raise InputError(f"{opt('base_digest')} is {self.base_digest!r}; it must be one of {', '.join(BASE_DIGEST)}")
         if self.builder not in BUILDERS:
             raise InputError(f"{opt('builder')} is {self.builder!r}; it must be one of {', '.join(BUILDERS)}")
         for name in [k for k, _ in self.build_args] + list(self.secret_ids):

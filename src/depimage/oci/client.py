@@ -24,6 +24,10 @@ class RegistryError(DepimageError):
     """The registry could not be reached or refused us."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry did not answer at all (refused connection, no name, timeouts, 5xx to the end)."""
+
+
 class Registry:
     """A client for one repository on one registry, reusing its connection and token."""
 
@@ -154,7 +158,7 @@ class Registry:
                     time.sleep(min(int(retry_after), 10))
                 continue
             return response
-        raise RegistryError(f"registry {self.base} is unavailable: {last} (tried {self.attempts} times)",
+        raise RegistryUnavailable(f"registry {self.base} is unavailable: {last} (tried {self.attempts} times)",
                             hint="check that the registry is up and the name is right; a plain-http registry "
                                  f"that is not on localhost needs {opt('insecure_registry')}")
 

@@ -76,14 +76,30 @@ def known_layers(registry: Registry, reference: str) -> dict[str, Known]:
     return found
 
 
+def image_facts(registry: Registry, reference: str) -> tuple[dict, dict[str, str]]:
+    """(annotations of the manifest or index, labels of the first platform's config) of the image at reference."""
+    body, media_type, _ = registry.get_manifest(reference)
+    document = json.loads(body)
+    annotations = document.get("annotations") or {}
+    manifest = document
+    if media_type in INDEXES or "manifests" in document:
+        manifest = json.loads(registry.get_manifest(document["manifests"][0]["digest"])[0])
+    config = json.loads(registry.get_blob(manifest["config"]["digest"]))
+    return annotations, (config.get("config") or {}).get("Labels") or {}
+
+
 def push_layered(base: Registry, target: Registry, tag: str, images: list[PlatformImage],
-                 on_status: Callable[[str], None] = lambda msg: None) -> Pushed:
-    """Every platform's image, then the tag: on the manifest for one platform, on an index for several."""
+                 on_status: Callable[[str], None] = lambda msg: None,
+                 annotations: dict[str, str] | None = None) -> Pushed:
+    """Every platform's image, then the tag: on the manifest for one platform, on an index for several.
+    annotations go on each manifest and on the index (the base's digest, read back on a cache hit)."""
     pushed = Pushed()
     uploaded = [0]
     descriptors = []
     for image in images:
         manifest, media_type = _platform_manifest(base, target, image, pushed, uploaded, on_status)
+        if annotations:
+            manifest["annotations"] = dict(annotations)
         body = dumps(manifest)
         if len(images) == 1:
             pushed.digest = put_last(target, tag, body, media_type, uploaded)
@@ -97,7 +113,8 @@ def push_layered(base: Registry, target: Registry, tag: str, images: list[Platfo
         arch, _, variant = rest.partition("/")
         descriptors.append({"mediaType": media_type, "digest": digest, "size": len(body),
                             "platform": {"os": os_name, "architecture": arch, **({"variant": variant} if variant else {})}})
-    index = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
+    index = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors,
+                   **({"annotations": dict(annotations)} if annotations else {})})
     pushed.digest = put_last(target, tag, index, OCI_INDEX, uploaded)
     pushed.uploaded = uploaded[0]
     return pushed

@@ -4,6 +4,7 @@ pushes again."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import subprocess
@@ -21,7 +22,11 @@ from depimage.oci.reference import parse_image_name
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.image.staging import NeedsBuilder
 from depimage.usecases.hash import HashRequest, hash_project
-from depimage.usecases.layered import ensure_layered, route
+from depimage.fingerprint.record import compare, record_from_labels, record_of
+from depimage.image.layering import BASE_ANNOTATION
+from depimage.oci.layered import image_facts
+from depimage.oci.reference import ImageName
+from depimage.usecases.layered import LATEST, base_digest_now, ensure_layered, move_latest, route
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
@@ -52,6 +57,8 @@ class EnsureResult:
     seconds: float
     path: str = ""  # layers or docker: how the image was made ("" on a cache hit)
     uploaded: int = 0  # bytes this run sent to the registry (layered path)
+    rebased: bool = False  # the tag's image was put on the base tag's new digest, no package reinstalled
+    changes: dict | None = None  # what moved since the newest image of the repository (a miss, or a rebase)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,7 +66,8 @@ class EnsureResult:
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
         return {"image": self.image, "tag": self.tag, "digest": self.digest, "hash": self.hash,
-                "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower(), "path": self.path}
+                "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower(), "path": self.path,
+                "rebased": str(self.rebased).lower(), "changes": json.dumps(self.changes) if self.changes else ""}
 
 
 def ensure_image(request: EnsureRequest, host: Host, on_line: Callable[[str], None] = lambda line: None,
@@ -82,10 +90,29 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
     on_status(f"dependency hash {prepared.hash.hex[:24]}")
 
     found = registry.manifest_digest(tag) if registry else local_image_id(ref)
-    if found:
+    rebuild = False
+    if found and registry and prepared.options.base_digest == "follow":
+        moved = _base_moved(registry, tag, prepared, image, request.registry)
+        if moved and moved[2]:
+            on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}): "
+                      "rebasing, the same dependency layers on the new base")
+            pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
+                                    request.image, host, on_status, reuse=(tag,))
+            on_status(f"rebased {ref}: {len(pushed.layers_pushed)} dependency layer(s) pushed, "
+                      f"{pushed.uploaded / 1e6:.1f} MB sent")
+            changes = {"base": {"old": moved[0], "new": moved[1]}}
+            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, False, time.monotonic() - started,
+                                "layers", pushed.uploaded, rebased=True, changes=changes)
+        if moved:
+            on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}) "
+                      "under an image of the builder path: rebuilding it with the builder")
+            rebuild = True
+    if found and not rebuild:
         on_status(f"{ref} exists: cache hit, nothing to build")
         return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
 
+    changes = _changes_since_latest(registry, image, request.tag_prefix, prepared, request.registry, on_status) \
+        if registry and not rebuild else None
     chosen = route(prepared, request.push)
     on_status(chosen.reason)
     if chosen.layered:
@@ -95,16 +122,17 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
             on_status(f"pushed {ref}: {len(pushed.layers_pushed)} new dependency layer(s), "
                       f"{pushed.uploaded / 1e6:.1f} MB sent")
             return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, True, time.monotonic() - started,
-                                "layers", pushed.uploaded)
+                                "layers", pushed.uploaded, changes=changes)
         except NeedsBuilder as exc:
             on_status(f"builder path after all: {exc.message.splitlines()[0]}")
 
     on_status(f"{ref} is missing: building{' and pushing' if request.push else ''}")
     labels = source_labels(prepared.project.root, host)  # git is asked only when there is something to label
+    base_digest = base_digest_now(prepared, image, request.registry) if registry else ""
     build_request = BuildRequest(prepared, image, tag, request.push,
                                  tuple((s.id, s.value) for s in request.image.secrets),
                                  request.network or host.build_network or None, credentials, labels, host.env,
-                                 request.registry.docker_config)
+                                 request.registry.docker_config, record_of(prepared, base_digest).labels())
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             build(build_request, on_line)
@@ -129,7 +157,47 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
     digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
     if not digest:
         raise DepimageError(f"the build reported success but {ref} is not there")
-    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started, "docker")
+    if registry:
+        move_latest(registry, image, tag, request.tag_prefix, on_status)
+    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started, "docker",
+                        changes=changes)
+
+
+def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: ImageName,
+                access: RegistryAccess) -> tuple[str, str, bool] | None:
+    """(recorded digest, digest now, made by the layered path) when the base tag names another digest than the
+    image was made on; None when it does not, or either is not known (no record, a local-only base)."""
+    annotations, labels = image_facts(registry, tag)
+    record = record_from_labels(labels)
+    recorded = annotations.get(BASE_ANNOTATION) or (record.inputs.get("base-digest", "") if record else "")
+    if not recorded:
+        return None
+    now = base_digest_now(prepared, image, access)
+    if not now or now == recorded:
+        return None
+    return recorded, now, BASE_ANNOTATION in annotations
+
+
+def _changes_since_latest(registry: Registry, image: ImageName, tag_prefix: str, prepared: Fingerprint,
+                          access: RegistryAccess, on_status: Callable[[str], None]) -> dict | None:
+    """What moved since the newest image of the repository, said a line each; None when there is none to
+    compare with (the first image, or one made before records)."""
+    latest = tag_prefix + LATEST
+    if registry.manifest_digest(latest) is None:
+        return None
+    annotations, labels = image_facts(registry, latest)
+    old = record_from_labels(labels)
+    if old is None:
+        return None
+    new = record_of(prepared, base_digest_now(prepared, image, access) if old.inputs.get("base-digest") else "")
+    changes = compare(old, new)
+    if not changes:
+        on_status(f"nothing that gets installed differs from {image.ref(latest)}")
+        return None
+    on_status(f"what changed since {image.ref(latest)}:")
+    for line in changes.lines():
+        on_status(f"  {line}")
+    return changes.as_dict()
 
 
 def source_labels(project_root: Path, host: Host) -> dict[str, str]:

@@ -7,20 +7,22 @@ pushed. Several platforms give an index, on any host, with no emulator."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from depimage.errors import DepimageError, opt
+from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.installed import stand_in_hashes
 from depimage.fingerprint.pipeline import Fingerprint
+from depimage.fingerprint.record import record_of
 from depimage.image.base import BasePlatform, inspect_base
 from depimage.image.layer import Layer, build_layer
-from depimage.image.layering import Locked, layer_key, locked_packages, plan_layers
+from depimage.image.layering import BASE_ANNOTATION, Locked, layer_key, locked_packages, plan_layers
 from depimage.image.layout import (APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, VENV, WORKDIR)
-from depimage.image.staging import Distribution, Target, install, only_packages
-from depimage.oci.client import Registry
+from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
+from depimage.oci.client import Registry, RegistryUnavailable
 from depimage.oci.layered import DepLayer, Known, PlatformImage, Pushed, known_layers, push_layered
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.project.uv import clean_env
@@ -56,37 +58,69 @@ def route(prepared: Fingerprint, push: bool) -> Route:
     return Route(True, "layered path: every package from a wheel, assembled on the registry without a builder")
 
 
-def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix: str, registry: Registry,
-                   access: RegistryAccess, request_image: ImageRequest, host: Host,
-                   on_status: Callable[[str], None]) -> Pushed:
-    """Assemble and push the dependency image for every platform; the tag last. NeedsBuilder (from staging) when
-    uv finds it must build a package from source after all."""
-    options = prepared.options
-    base_name, base_ref = _base_reference(options.base_image)
+def base_registry(prepared: Fingerprint, image: ImageName, access: RegistryAccess) -> tuple[Registry, str]:
+    """The base image's registry client (the target's credentials on the same host, else docker login's) and
+    its reference."""
+    base_name, base_ref = _base_reference(prepared.options.base_image)
     base_creds = access.credentials(image) if base_name.host == image.host else \
         RegistryAccess(docker_config=access.docker_config).credentials(base_name)
-    base = Registry(base_name, base_creds, insecure=access.insecure)
-    bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status)
-    known = {key: k for key, k in known_layers(registry, tag_prefix + LATEST).items() if registry.has_blob(k.digest)}
+    return Registry(base_name, base_creds, insecure=access.insecure, attempts=2), base_ref
+
+
+def base_digest_now(prepared: Fingerprint, image: ImageName, access: RegistryAccess) -> str:
+    """The digest the base tag names now, or "" when its registry cannot be reached (a local-only base)."""
+    base, base_ref = base_registry(prepared, image, access)
+    try:
+        return base.manifest_digest(base_ref) or ""
+    except RegistryUnavailable:
+        return ""
+
+
+def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix: str, registry: Registry,
+                   access: RegistryAccess, request_image: ImageRequest, host: Host,
+                   on_status: Callable[[str], None], reuse: tuple[str, ...] = ()) -> Pushed:
+    """Assemble and push the dependency image for every platform; the tag last. Layers are reused from the
+    newest image of the repository and from `reuse` (a rebase reuses the tag's own). NeedsBuilder (from
+    staging) when uv finds it must build a package from source after all."""
+    options = prepared.options
+    base, base_ref = base_registry(prepared, image, access)
+    try:
+        bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status)
+        base_digest = base.manifest_digest(base_ref) or ""
+    except RegistryUnavailable as exc:  # e.g. a base only in the local engine, or a registry out of reach
+        raise NeedsBuilder(f"the base image's registry cannot be reached ({exc.message}); the builder pulls "
+                           "it as the engine is set up to") from exc
+    known: dict[str, Known] = {}
+    for reference in (tag_prefix + LATEST, *reuse):
+        known.update(known_layers(registry, reference))
+    known = {key: k for key, k in known.items() if registry.has_blob(k.digest)}
     locked = locked_packages(prepared.installed.text)
     env = _uv_env(prepared, request_image, host)
-    labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE}
+    labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
     images = [PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status), IMAGE_ENV, labels, WORKDIR)
               for bp in bases]
-    pushed = push_layered(base, registry, tag, images, on_status)
-    try:  # the newest layered image, for the next miss to reuse from; the tag above is what counts
+    pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest})
+    move_latest(registry, image, tag, tag_prefix, on_status)
+    return pushed
+
+
+def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
+                on_status: Callable[[str], None]) -> None:
+    """<prefix>latest onto the image just pushed: the next miss compares with it and reuses its layers. The tag
+    itself is what counts, so a failure here is said and not fatal."""
+    try:
         body, media_type, _ = registry.get_manifest(tag)
         registry.put_manifest(tag_prefix + LATEST, body, media_type)
     except DepimageError as exc:
-        on_status(f"could not move {image.ref(tag_prefix + LATEST)} ({exc.message}); the next miss installs "
-                  "every package again")
-    return pushed
+        on_status(f"could not move {image.ref(tag_prefix + LATEST)} ({exc.message}); the next miss cannot say "
+                  "what changed, and installs every package again")
 
 
 def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known: dict[str, Known],
             env: dict[str, str], on_status: Callable[[str], None]) -> list[DepLayer]:
     """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed."""
     target = Target(bp.python_platform, bp.facts.python_version)
+    _check_python(prepared, bp)
     uv_version = prepared.options.uv_version
     plan = plan_layers(locked, target)
     needed = [layer for layer in plan if layer.key not in known]
@@ -121,6 +155,24 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
         else:
             out.append(DepLayer(key, title, known[key]))
     return out
+
+
+def _check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
+    """The base's Python against the lock's requires-python, before anything is downloaded (X.Y bounds)."""
+    spec = tomllib.loads(prepared.installed.text).get("requires-python", "")
+    have = tuple(int(x) for x in bp.facts.python_version.split("."))
+    for clause in (c.strip() for c in spec.split(",") if c.strip()):
+        found = re.match(r"^(>=|<=|>|<|==|~=)\s*(\d+)\.(\d+)", clause)
+        if not found:
+            continue
+        op, bound = found[1], (int(found[2]), int(found[3]))
+        ok = {">=": have >= bound, "~=": have >= bound, ">": have > bound or clause.count(".") > 1,
+              "<=": have <= bound, "<": have < bound, "==": have == bound}[op]
+        if not ok:
+            raise InputError(f"the base image's Python {bp.facts.python_version} ({bp.facts.python}, {bp.platform}) "
+                             f"is not one the project allows: requires-python {spec}",
+                             hint=f"name a base image with a Python the project allows with {opt('base_image')}, "
+                                  f"e.g. python:{'.'.join(map(str, bound))}-slim")
 
 
 def _venv_layer(bp: BasePlatform, uv_version: str) -> Layer:

@@ -57,11 +57,16 @@ class Target:
     present: bool | None = None
 
     def as_matrix_entry(self) -> dict:
+        """Everything the matrix job's ensure needs to hash what plan hashed: each option that shapes the image,
+        named as the action's input."""
         o = self.options
         return {"name": self.name, "project-dir": self.project_dir, "package": self.package or "",
                 "image": self.image, "tag": self.tag, "ref": f"{self.image}:{self.tag}", "hash": self.hash,
                 "present": self.present, "no-dev": o.no_dev, "extras": ",".join(o.extras),
-                "groups": ",".join(o.groups), "base-image": o.base_image}
+                "groups": ",".join(o.groups), "all-extras": o.all_extras, "all-groups": o.all_groups,
+                "no-default-groups": o.no_default_groups, "platforms": ",".join(o.platforms),
+                "build-args": "\n".join(f"{k}={v}" for k, v in o.build_args), "builder": o.builder,
+                "base-image": o.base_image, "uv-version": o.uv_version, "uv-image": o.uv_image}
 
 
 def find_project_roots(repo_dir: Path) -> list[Path]:
