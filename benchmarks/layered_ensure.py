@@ -3,7 +3,7 @@ path, in one run, on the real engine and registry:
 
   1. builder `ensure` from a cold builder (no build cache, no uv cache mount), and
   2. layered `ensure` cold (an empty repository, an empty uv cache, no base facts cached);
-  3. after adding one small package (idna), on a fresh runner (no build cache, no uv cache): a builder rebuild
+  3. after adding one small package (iniconfig), on a fresh runner (no build cache, no uv cache): a builder rebuild
      against a layered update, with the bytes each downloads from the package index (estimated from uv.lock's
      file sizes for what each installs), pushes to the registry, and what a host that has the old image
      downloads to pull the new one (counted by a recording proxy in front of the registry);
@@ -58,6 +58,13 @@ def depimage(*args: str, env: dict | None = None) -> tuple[dict, float]:
     return json.loads(proc.stdout), time.monotonic() - started
 
 
+def measured(proxy: FaultProxy, project: Path, args: list[str], env: dict) -> tuple[dict, float, int]:
+    """ensure's result, its seconds, and the bytes it pushed through the recording proxy."""
+    sent = proxy.uploaded
+    result, seconds = depimage(str(project), *args, env=env)
+    return result, seconds, proxy.uploaded - sent
+
+
 def cold_builder() -> None:
     run("docker", "buildx", "prune", "-af")
 
@@ -78,14 +85,22 @@ def index_bytes(project: Path, names: set[str] | None = None) -> int:
     return total
 
 
-def pull_bytes(proxy: FaultProxy, old: str, new: str) -> int:
-    """What pulling `new` downloads onto a host that has `old`."""
-    for ref in (old, new):
-        subprocess.run(["docker", "rmi", "-f", ref], capture_output=True)
-    run("docker", "pull", "-q", old)
-    before = proxy.downloaded
-    run("docker", "pull", "-q", new)
-    return proxy.downloaded - before
+def pull_bytes(registry: str, old: str, new: str) -> int:
+    """What pulling `new` downloads onto a host that has `old`: the layers its manifest lists that old's lacks
+    (an engine fetches a layer by digest only when it has none; this engine built the builder's images, so it
+    would fetch nothing for them, and its own count could not be compared)."""
+    import requests
+
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                        "application/vnd.docker.distribution.manifest.v2+json"}
+
+    def layers(ref: str) -> dict[str, int]:
+        repository, tag = ref.split("/", 1)[1].rsplit(":", 1)
+        manifest = requests.get(f"http://{registry}/v2/{repository}/manifests/{tag}", headers=accept, timeout=10).json()
+        return {layer["digest"]: layer["size"] for layer in manifest["layers"]}
+
+    before, after = layers(old), layers(new)
+    return sum(size for digest, size in after.items() if digest not in before)
 
 
 def main() -> None:
@@ -114,39 +129,29 @@ def main() -> None:
             layered_args = ["--base-image", f"{at}/bench/python:3.11-bookworm", "--image", f"{at}/bench/layered-{stamp}"]
 
             cold_builder()
-            sent = proxy.uploaded
-            b1, b1_time = depimage(str(project), *builder_args, env=fresh(work, "b1"))
-            b1_pushed = proxy.uploaded - sent
-            sent = proxy.uploaded
-            l1, l1_time = depimage(str(project), *layered_args, env=fresh(work, "l1"))
-            l1_pushed = proxy.uploaded - sent
+            b1, b1_time, b1_pushed = measured(proxy, project, builder_args, fresh(work, "b1"))
+            l1, l1_time, l1_pushed = measured(proxy, project, layered_args, fresh(work, "l1"))
 
             before = {p["name"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
-            uv("add", "-q", "--no-sync", "idna", cwd=project)
+            uv("add", "-q", "--no-sync", "iniconfig", cwd=project)  # (a dev dependency so far: new to --no-dev)
             added = {p["name"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]} - before
 
             cold_builder()
-            sent = proxy.uploaded
-            b2, b2_time = depimage(str(project), *builder_args, env=fresh(work, "b2"))
-            b2_pushed = proxy.uploaded - sent
-            sent = proxy.uploaded
-            l2, l2_time = depimage(str(project), *layered_args, env=fresh(work, "l2"))
-            l2_pushed = proxy.uploaded - sent
-            b_pull = pull_bytes(proxy, b1["image"], b2["image"])
-            l_pull = pull_bytes(proxy, l1["image"], l2["image"])
+            b2, b2_time, b2_pushed = measured(proxy, project, builder_args, fresh(work, "b2"))
+            l2, l2_time, l2_pushed = measured(proxy, project, layered_args, fresh(work, "l2"))
+            b_pull = pull_bytes(registry, b1["image"], b2["image"])
+            l_pull = pull_bytes(registry, l1["image"], l2["image"])
 
             fixed = work / "new-base"
             fixed.mkdir()
             (fixed / "Dockerfile").write_text(f"FROM {local_base}\nRUN echo fixed > /etc/security-fix\n")
             run("docker", "build", "-q", "--network=host", "-t", base, str(fixed))
             run("docker", "push", "-q", base)
-            sent = proxy.uploaded
-            l3, rebase_time = depimage(str(project), *layered_args, env=fresh(work, "l3"))
-            rebase_pushed = proxy.uploaded - sent
+            l3, rebase_time, rebase_pushed = measured(proxy, project, layered_args, fresh(work, "l3"))
 
         from depimage.image.layering import group_of
 
-        group = {n for n in before | added if group_of(n) == group_of("idna")}  # what the update reinstalls
+        group = {n for n in before | added if group_of(n) == group_of("iniconfig")}  # what the update reinstalls
         builder_index, layered_index = index_bytes(project), index_bytes(project, group)
         multi_base = multiplatform_base(registry, f"bench/multibase-{stamp}", "bench/python:3.11-bookworm")
         one, one_time = depimage(str(project), "--base-image", multi_base, "--platform", "linux/amd64",
@@ -157,7 +162,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     mb = 1e6
-    print(f"set: {', '.join(HEAVY)} (+ idna added for (3)); Python 3.11, linux/amd64")
+    print(f"set: {', '.join(HEAVY)} (+ iniconfig added for (3)); Python 3.11, linux/amd64")
     print("(1) cold, builder  ensure:            "
           f"{b1_time:7.1f} s, {b1_pushed / mb:7.1f} MB pushed")
     print("(2) cold, layered  ensure:            "
@@ -165,7 +170,7 @@ def main() -> None:
     print("(3) one small package added, fresh runner:")
     print(f"    builder rebuild: {b2_time:7.1f} s, {builder_index / mb:7.1f} MB from the package index, "
           f"{b2_pushed / mb:7.1f} MB pushed, re-pull {b_pull / mb:7.1f} MB")
-    print(f"    layered update:  {l2_time:7.1f} s, {layered_index / mb:7.1f} MB from the package index, "
+    print(f"    layered update:  {l2_time:7.1f} s, {layered_index / mb:7.3f} MB from the package index, "
           f"{l2_pushed / mb:7.3f} MB pushed, re-pull {l_pull / mb:7.3f} MB")
     print(f"    ratios builder/layered: time {b2_time / l2_time:.1f}x, pushed {b2_pushed / max(l2_pushed, 1):.0f}x, "
           f"re-pull {b_pull / max(l_pull, 1):.0f}x   (targets: >= 10x time, >= 50x pushed)")

@@ -204,7 +204,8 @@ def test_one_small_package_added_costs_one_layer_pushed_and_pulled(rich_app, san
         docker("pull", "-q", second["image"])
         pulled = {path.split("/blobs/")[1] for method, path, _ in proxy.log if method == "GET" and "/blobs/" in path}
     layers = [{layer["digest"] for layer in get_json(registry, repository, done["tag"])["layers"]} for done in (first, second)]
-    assert len(layers[1] - layers[0]) == 1 and len(layers[0] - layers[1]) == 1  # one layer differs: the group's
+    # one layer differs: the group's, replaced (or added, where the group had no package before)
+    assert len(layers[1] - layers[0]) == 1 and len(layers[0] - layers[1]) <= 1
     # and pulling fetches nothing else (the engine may hold that layer's content already, from another image)
     assert pulled - {configs[1]} <= layers[1] - layers[0], pulled
 

@@ -10,7 +10,7 @@ import platform as host_platform
 import re
 import tarfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -42,6 +42,8 @@ class BasePlatform:
     manifest: dict
     config: dict
     facts: BaseFacts
+    layer_facts: dict[str, dict]  # layer digest -> what it says of Python and libc: recorded, so a rebase reads
+    # only the layers that are new in the base
 
     @property
     def python_platform(self) -> str:
@@ -63,8 +65,12 @@ def default_platform() -> str:
 
 
 def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...], cache: Path | None,
-                 on_status: Callable[[str], None] = lambda msg: None) -> list[BasePlatform]:
-    """The base image for each wanted platform (none given: the base's only platform, or the host's)."""
+                 on_status: Callable[[str], None] = lambda msg: None,
+                 known: dict[str, dict] | None = None) -> list[BasePlatform]:
+    """The base image for each wanted platform (none given: the base's only platform, or the host's). Layers
+    whose facts are known (from the cache, or `known`: recorded in an image made on an earlier base) are not
+    read again."""
+    known = known or {}
     body, media_type, digest = registry.get_manifest(reference)
     document = json.loads(body)
     where = registry.image.ref(reference)
@@ -79,9 +85,9 @@ def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...],
         found = []
         for p in wanted:
             child, _, child_digest = registry.get_manifest(entries[p]["digest"])
-            found.append(_one(registry, where, json.loads(child), child_digest, cache, on_status))
+            found.append(_one(registry, where, json.loads(child), child_digest, cache, on_status, known))
         return found
-    one = _one(registry, where, document, digest, cache, on_status)
+    one = _one(registry, where, document, digest, cache, on_status, known)
     if platforms and tuple(platforms) != (one.platform,):
         raise InputError(f"the base image {where} is for {one.platform} only, not {', '.join(platforms)}",
                          hint="name a multi-platform base image, or leave out the other platforms")
@@ -93,39 +99,68 @@ def _platform_of(entry: dict) -> str:
 
 
 def _one(registry: Registry, where: str, manifest: dict, digest: str, cache: Path | None,
-         on_status: Callable[[str], None]) -> BasePlatform:
+         on_status: Callable[[str], None], known: dict[str, dict]) -> BasePlatform:
     config = json.loads(registry.get_blob(manifest["config"]["digest"]))
     platform = _platform_of(config)
-    cached = cache / "base-facts" / f"{digest.replace(':', '-')}.v{FACTS_FORMAT}.json" if cache else None
-    if cached and cached.is_file():
-        facts = BaseFacts(**json.loads(cached.read_text()))
-    else:
-        size = sum(layer.get("size", 0) for layer in manifest["layers"])
-        on_status(f"reading the base image {where} ({platform}, {size / 1e6:.0f} MB) for its Python and C library; "
-                  "kept by digest in the cache")
-        facts = _read_facts(registry, where, manifest)
-        if cached:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(asdict(facts)))
-    return BasePlatform(platform, digest, manifest, config, facts)
+    layers: dict[str, dict] = {}
+    unread = []
+    for layer in manifest["layers"]:
+        found = known.get(layer["digest"]) or _cached(cache, layer["digest"])
+        if found is None:
+            unread.append(layer)
+        else:
+            layers[layer["digest"]] = found
+    if unread:
+        size = sum(layer.get("size", 0) for layer in unread)
+        on_status(f"reading {len(unread)} layer(s) of the base image {where} ({platform}, {size / 1e6:.0f} MB) for "
+                  "its Python and C library; kept by layer digest")
+        for layer in unread:
+            layers[layer["digest"]] = facts = _layer_facts(registry, layer["digest"])
+            if cache:
+                path = cache / "base-layers" / f"{layer['digest'].replace(':', '-')}.v{FACTS_FORMAT}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(facts))
+    ordered = {layer["digest"]: layers[layer["digest"]] for layer in manifest["layers"]}
+    return BasePlatform(platform, digest, manifest, config, _combine(where, list(ordered.values())), ordered)
 
 
-def _read_facts(registry: Registry, where: str, manifest: dict) -> BaseFacts:
-    pythons: dict[str, tuple[int, int]] = {}  # path -> (preference, minor)
+def _cached(cache: Path | None, digest: str) -> dict | None:
+    path = cache / "base-layers" / f"{digest.replace(':', '-')}.v{FACTS_FORMAT}.json" if cache else None
+    return json.loads(path.read_text()) if path and path.is_file() else None
+
+
+def _layer_facts(registry: Registry, digest: str) -> dict:
+    """What one layer says of Python and the C library: its interpreters, the glibc of a dpkg status it
+    carries, the glibc of libc-2.N.so files, a musl loader."""
+    pythons: dict[str, list[int]] = {}  # path -> [preference, minor]
+    dpkg: int | None = None
+    files: int | None = None
+    musl = False
+    for name, read in _members(registry, digest):
+        found = _PYTHON.match(name)
+        if found:
+            pythons[name] = [0 if found[1] == "usr/local/bin" else 1, int(found[2])]
+        elif _MUSL.match(name):
+            musl = True
+        elif name == "var/lib/dpkg/status":
+            libc = _DPKG_LIBC.search(read().decode("utf-8", "replace"))
+            dpkg = int(libc[1]) if libc else dpkg
+        elif (old := _GLIBC_FILE.search(name)):
+            files = max(files or 0, int(old[1]))
+    return {"pythons": pythons, "dpkg": dpkg, "files": files, "musl": musl}
+
+
+def _combine(where: str, layers: list[dict]) -> BaseFacts:
+    """The base's facts from its layers' in order: a later dpkg status replaces an earlier one."""
+    pythons: dict[str, list[int]] = {}
     glibc: int | None = None
     musl = False
-    for layer in manifest["layers"]:
-        for name, read in _members(registry, layer["digest"]):
-            found = _PYTHON.match(name)
-            if found:
-                pythons[name] = (0 if found[1] == "usr/local/bin" else 1, int(found[2]))
-            elif _MUSL.match(name):
-                musl = True
-            elif name == "var/lib/dpkg/status":
-                libc = _DPKG_LIBC.search(read().decode("utf-8", "replace"))
-                glibc = int(libc[1]) if libc else glibc
-            elif (old := _GLIBC_FILE.search(name)):
-                glibc = max(glibc or 0, int(old[1]))
+    for layer in layers:
+        pythons.update(layer["pythons"])
+        glibc = layer["dpkg"] if layer["dpkg"] is not None else glibc
+        if layer["files"] is not None:
+            glibc = max(glibc or 0, layer["files"])
+        musl = musl or layer["musl"]
     if not pythons:
         raise InputError(f"the base image {where} has no Python (looked for /usr/local/bin/python3.N and "
                          "/usr/bin/python3.N)", hint="use a Python base image, e.g. python:3.12-slim")

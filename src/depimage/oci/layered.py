@@ -54,33 +54,42 @@ class Pushed:
     layers_pushed: list[str] = field(default_factory=list)  # titles of the dependency layers that were sent
 
 
-def known_layers(registry: Registry, reference: str) -> dict[str, Known]:
-    """key -> layer, for every dependency layer of the image at reference (every platform of an index); {} when
-    there is none. What a run on a fresh machine reuses instead of installing again."""
-    if registry.manifest_digest(reference) is None:
-        return {}
-    body, media_type, _ = registry.get_manifest(reference)
-    document = json.loads(body)
-    manifests = [document]
-    if media_type in INDEXES or "manifests" in document:
-        manifests = [json.loads(registry.get_manifest(e["digest"])[0]) for e in document["manifests"]]
+def recorded(registry: Registry, references: tuple[str, ...]) -> tuple[dict[str, Known], list[dict[str, str]]]:
+    """What images in the registry already hold, for a miss or a rebase to reuse: key -> layer for every dependency
+    layer, and the labels of every platform's config, of the images at references (each manifest read once,
+    missing ones skipped)."""
     found: dict[str, Known] = {}
-    for manifest in manifests:
-        if not any(KEY_ANNOTATION in (layer.get("annotations") or {}) for layer in manifest.get("layers", [])):
+    labels: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for reference in references:
+        if registry.manifest_digest(reference) is None:
             continue
-        diff_ids = json.loads(registry.get_blob(manifest["config"]["digest"]))["rootfs"]["diff_ids"]
-        for layer, diff_id in zip(manifest["layers"], diff_ids):
-            key = (layer.get("annotations") or {}).get(KEY_ANNOTATION)
-            if key:
-                found[key] = Known(layer["digest"], layer["size"], diff_id)
-    return found
+        body, media_type, digest = registry.get_manifest(reference)
+        document = json.loads(body)
+        manifests = [(digest, document)]
+        if media_type in INDEXES or "manifests" in document:
+            manifests = [(e["digest"], json.loads(registry.get_manifest(e["digest"])[0])) for e in document["manifests"]]
+        for digest, manifest in manifests:
+            if digest in seen:
+                continue
+            seen.add(digest)
+            config = json.loads(registry.get_blob(manifest["config"]["digest"]))
+            labels.append((config.get("config") or {}).get("Labels") or {})
+            for layer, diff_id in zip(manifest.get("layers", []), config["rootfs"]["diff_ids"]):
+                key = (layer.get("annotations") or {}).get(KEY_ANNOTATION)
+                if key:
+                    found[key] = Known(layer["digest"], layer["size"], diff_id)
+    return found, labels
 
 
-def image_facts(registry: Registry, reference: str) -> tuple[dict, dict[str, str]]:
-    """(annotations of the manifest or index, labels of the first platform's config) of the image at reference."""
+def image_facts(registry: Registry, reference: str, *, labels: bool = True) -> tuple[dict, dict[str, str]]:
+    """(annotations of the manifest or index, labels of the first platform's config) of the image at reference;
+    without labels, the manifest alone is read."""
     body, media_type, _ = registry.get_manifest(reference)
     document = json.loads(body)
     annotations = document.get("annotations") or {}
+    if not labels:
+        return annotations, {}
     manifest = document
     if media_type in INDEXES or "manifests" in document:
         manifest = json.loads(registry.get_manifest(document["manifests"][0]["digest"])[0])

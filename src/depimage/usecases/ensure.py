@@ -92,17 +92,25 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
     found = registry.manifest_digest(tag) if registry else local_image_id(ref)
     rebuild = False
     if found and registry and prepared.options.base_digest == "follow":
-        moved = _base_moved(registry, tag, prepared, image, request.registry)
+        try:
+            moved = _base_moved(registry, tag, prepared, image, request.registry)
+        except DepimageError as exc:  # the image is there: a record that cannot be read does not undo the hit
+            on_status(f"could not check the base image of {ref} ({exc.message}); keeping it as it is")
+            moved = None
         if moved and moved[2]:
             on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}): "
-                      "rebasing, the same dependency layers on the new base")
+                      "rebasing, the dependency layers on the new base")
             pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
                                     request.image, host, on_status, reuse=(tag,))
+            if pushed.layers_pushed:
+                on_status(f"the new base has another Python or C library: {len(pushed.layers_pushed)} dependency "
+                          "layer(s) made again for it")
             on_status(f"rebased {ref}: {len(pushed.layers_pushed)} dependency layer(s) pushed, "
                       f"{pushed.uploaded / 1e6:.1f} MB sent")
             changes = {"base": {"old": moved[0], "new": moved[1]}}
-            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, False, time.monotonic() - started,
-                                "layers", pushed.uploaded, rebased=True, changes=changes)
+            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, bool(pushed.layers_pushed),
+                                time.monotonic() - started, "layers", pushed.uploaded,
+                                rebased=not pushed.layers_pushed, changes=changes)
         if moved:
             on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}) "
                       "under an image of the builder path: rebuilding it with the builder")
@@ -167,9 +175,11 @@ def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: Imag
                 access: RegistryAccess) -> tuple[str, str, bool] | None:
     """(recorded digest, digest now, made by the layered path) when the base tag names another digest than the
     image was made on; None when it does not, or either is not known (no record, a local-only base)."""
-    annotations, labels = image_facts(registry, tag)
-    record = record_from_labels(labels)
-    recorded = annotations.get(BASE_ANNOTATION) or (record.inputs.get("base-digest", "") if record else "")
+    annotations, _ = image_facts(registry, tag, labels=False)
+    recorded = annotations.get(BASE_ANNOTATION, "")
+    if BASE_ANNOTATION not in annotations:  # an image of the builder path: its record is in the config
+        record = record_from_labels(image_facts(registry, tag)[1])
+        recorded = record.inputs.get("base-digest", "") if record else ""
     if not recorded:
         return None
     now = base_digest_now(prepared, image, access)

@@ -6,6 +6,7 @@ pushed. Several platforms give an index, on any host, with no emulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from depimage.image.layering import BASE_ANNOTATION, Locked, layer_key, locked_p
 from depimage.image.layout import (APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, VENV, WORKDIR)
 from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
 from depimage.oci.client import Registry, RegistryUnavailable
-from depimage.oci.layered import DepLayer, Known, PlatformImage, Pushed, known_layers, push_layered
+from depimage.oci.layered import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.project.uv import clean_env
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
@@ -31,7 +32,8 @@ from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 # What the generated Dockerfile sets, so the Dockerfile path (`FROM` it, `uv sync`) works the same on both.
 IMAGE_ENV = {"UV_COMPILE_BYTECODE": "1", "UV_LINK_MODE": "copy", "UV_PYTHON_DOWNLOADS": "never",
              "UV_PROJECT_ENVIRONMENT": VENV, "VIRTUAL_ENV": VENV, "PATH": f"{VENV}/bin:$PATH"}
-LATEST = "latest"  # after the tag prefix: the newest layered image of the repository, whose layers a miss reuses
+LATEST = "latest"
+BASE_LAYERS_LABEL = "dev.depimage.base-layers"  # what each base layer says of Python and libc (image/base.py)  # after the tag prefix: the newest layered image of the repository, whose layers a miss reuses
 
 
 @dataclass(frozen=True)
@@ -84,21 +86,30 @@ def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix
     staging) when uv finds it must build a package from source after all."""
     options = prepared.options
     base, base_ref = base_registry(prepared, image, access)
+    known, earlier = recorded(registry, (tag_prefix + LATEST, *reuse))
+    known = {key: k for key, k in known.items() if registry.has_blob(k.digest)}
+    base_layers: dict[str, dict] = {}  # what those images recorded of their base's layers
+    for labels in earlier:
+        try:
+            base_layers.update(json.loads(labels.get(BASE_LAYERS_LABEL, "{}")))
+        except ValueError:
+            pass
     try:
-        bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status)
+        bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status, base_layers)
         base_digest = base.manifest_digest(base_ref) or ""
     except RegistryUnavailable as exc:  # e.g. a base only in the local engine, or a registry out of reach
         raise NeedsBuilder(f"the base image's registry cannot be reached ({exc.message}); the builder pulls "
                            "it as the engine is set up to") from exc
-    known: dict[str, Known] = {}
-    for reference in (tag_prefix + LATEST, *reuse):
-        known.update(known_layers(registry, reference))
-    known = {key: k for key, k in known.items() if registry.has_blob(k.digest)}
     locked = locked_packages(prepared.installed.text)
     env = _uv_env(prepared, request_image, host)
     labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
-    images = [PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status), IMAGE_ENV, labels, WORKDIR)
-              for bp in bases]
+    def platform_image(bp: BasePlatform) -> PlatformImage:
+        facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
+        return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status), IMAGE_ENV,
+                             {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
+
+    with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
+        images = list(pool.map(platform_image, bases))
     pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest})
     move_latest(registry, image, tag, tag_prefix, on_status)
     return pushed
