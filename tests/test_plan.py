@@ -108,6 +108,17 @@ def test_plan_against_the_real_registry(monorepo, sandbox, uv_image, run_id):
         ensure(monorepo, sandbox, uv_image, entry["image"], "--package", entry["package"])
     third = json.loads(depimage(*args).stdout)
     assert third["has-missing"] is False and third["matrix"]["include"] == []
+    assert all(t["changes"] is None for t in third["targets"])
+
+    # a dependency of api moves: plan names it for the missing target, as ensure would
+    uv("add", "-q", "--no-sync", "--package", "api", "packaging", cwd=monorepo)
+    fourth = json.loads(depimage(*args).stdout)
+    missing = {e["name"]: e for e in fourth["matrix"]["include"]}
+    assert set(missing) == {"api"}
+    added = missing["api"]["changes"]["added"]
+    assert [a["name"] for a in added] == ["packaging"] and missing["api"]["changes"]["changed"] == []
+    text = depimage(*[a for a in args if a not in ("--output", "json")]).stdout
+    assert f"+ packaging {added[0]['version']}" in text
 
 
 def test_a_matrix_entry_given_to_the_action_hashes_what_plan_hashed(monorepo):

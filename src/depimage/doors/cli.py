@@ -333,9 +333,13 @@ def cmd_plan(args: argparse.Namespace, host: Host) -> int:
     if args.output == "json":
         print(json.dumps(done.as_dict(), indent=2))
     else:
+        from depimage.fingerprint.record import changes_from_dict
+
         for t in done.targets:
             state = "not checked" if t.present is None else "present" if t.present else "missing"
             print(f"{t.name:24} {t.image}:{t.tag}  {state}")
+            for line in changes_from_dict(t.changes).lines() if t.changes else []:
+                print(f"{'':24}   {line}")
     return 0
 
 

@@ -26,7 +26,8 @@ from depimage.fingerprint.record import compare, record_from_labels, record_of
 from depimage.image.layering import BASE_ANNOTATION
 from depimage.oci.layered import image_facts
 from depimage.oci.reference import ImageName
-from depimage.usecases.layered import LATEST, base_digest_now, ensure_layered, move_latest, route
+from depimage.image.layout import LATEST
+from depimage.usecases.layered import base_digest_now, ensure_layered, move_latest, route
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half

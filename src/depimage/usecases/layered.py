@@ -21,7 +21,7 @@ from depimage.fingerprint.record import record_of
 from depimage.image.base import BasePlatform, inspect_base
 from depimage.image.layer import Layer, build_layer
 from depimage.image.layering import BASE_ANNOTATION, Locked, layer_key, locked_packages, plan_layers
-from depimage.image.layout import (APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, VENV, WORKDIR)
+from depimage.image.layout import APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
 from depimage.oci.client import Registry, RegistryUnavailable
 from depimage.oci.layered import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
@@ -32,8 +32,7 @@ from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 # What the generated Dockerfile sets, so the Dockerfile path (`FROM` it, `uv sync`) works the same on both.
 IMAGE_ENV = {"UV_COMPILE_BYTECODE": "1", "UV_LINK_MODE": "copy", "UV_PYTHON_DOWNLOADS": "never",
              "UV_PROJECT_ENVIRONMENT": VENV, "VIRTUAL_ENV": VENV, "PATH": f"{VENV}/bin:$PATH"}
-LATEST = "latest"
-BASE_LAYERS_LABEL = "dev.depimage.base-layers"  # what each base layer says of Python and libc (image/base.py)  # after the tag prefix: the newest layered image of the repository, whose layers a miss reuses
+BASE_LAYERS_LABEL = "dev.depimage.base-layers"  # what each base layer says of Python and libc (image/base.py)
 
 
 @dataclass(frozen=True)

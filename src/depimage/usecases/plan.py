@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from depimage.errors import InputError, line_of, opt
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import fingerprint
+from depimage.fingerprint.record import Record, compare, record_from_labels, record_of
+from depimage.image.layout import LATEST
 from depimage.image.options import ImageOptions, default_base_image
 from depimage.project.reader import Project, read_project, repository_root
 from depimage.recipe.recipe import Recipe, build_recipe
@@ -55,6 +57,8 @@ class Target:
     hash: str = ""
     tag: str = ""
     present: bool | None = None
+    changes: dict | None = None  # for a missing image: what moved since the newest image of its repository
+    record: Record | None = field(default=None, repr=False, compare=False)  # what its image would record
 
     def as_matrix_entry(self) -> dict:
         """Everything the matrix job's ensure needs to hash what plan hashed: each option that shapes the image,
@@ -66,7 +70,8 @@ class Target:
                 "groups": ",".join(o.groups), "all-extras": o.all_extras, "all-groups": o.all_groups,
                 "no-default-groups": o.no_default_groups, "platforms": ",".join(o.platforms),
                 "build-args": "\n".join(f"{k}={v}" for k, v in o.build_args), "builder": o.builder,
-                "base-image": o.base_image, "uv-version": o.uv_version, "uv-image": o.uv_image}
+                "base-image": o.base_image, "uv-version": o.uv_version, "uv-image": o.uv_image,
+                "changes": self.changes}
 
 
 def find_project_roots(repo_dir: Path) -> list[Path]:
@@ -153,16 +158,17 @@ def plan_targets(request: PlanRequest, host: Host) -> "Plan":
     def hashed(item: tuple[Target, Project, Recipe]) -> Target:
         target, project, recipe = item
         done = fingerprint(project, target.options, host.env, recipe=recipe)
-        return dataclasses.replace(target, hash=done.hash.hex, tag=done.hash.tag(request.tag_prefix))
+        return dataclasses.replace(target, hash=done.hash.hex, tag=done.hash.tag(request.tag_prefix),
+                                   record=record_of(done))
 
     with ThreadPoolExecutor(max_workers=min(8, len(work) or 1)) as pool:  # uv runs outside the GIL
         planned = list(pool.map(hashed, work))
     if request.check:
-        planned = _check_all(planned, request.registry)
+        planned = _check_all(planned, request.registry, request.tag_prefix)
     return Plan(planned)
 
 
-def _check_all(targets: list[Target], access: RegistryAccess) -> list[Target]:
+def _check_all(targets: list[Target], access: RegistryAccess, tag_prefix: str) -> list[Target]:
     from depimage.oci.client import Registry
     from depimage.oci.reference import parse_image_name
 
@@ -172,11 +178,25 @@ def _check_all(targets: list[Target], access: RegistryAccess) -> list[Target]:
         image = parse_image_name(target.image)
         if image.host not in credentials:
             credentials[image.host] = access.credentials(image)
-        digest = Registry(image, credentials[image.host], insecure=access.insecure).manifest_digest(target.tag)
-        return dataclasses.replace(target, present=digest is not None)
+        registry = Registry(image, credentials[image.host], insecure=access.insecure)
+        present = registry.manifest_digest(target.tag) is not None
+        return dataclasses.replace(target, present=present,
+                                   changes=None if present else _since_latest(registry, tag_prefix, target))
 
     with ThreadPoolExecutor(max_workers=min(16, len(targets) or 1)) as pool:
         return list(pool.map(one, targets))
+
+
+def _since_latest(registry, tag_prefix: str, target: Target) -> dict | None:
+    """What moved since the newest image of the target's repository (base digests aside: plan does not read
+    the base); None when there is none with a record."""
+    from depimage.oci.layered import image_facts
+
+    if target.record is None or registry.manifest_digest(tag_prefix + LATEST) is None:
+        return None
+    old = record_from_labels(image_facts(registry, tag_prefix + LATEST)[1])
+    changes = compare(old, target.record) if old else None
+    return changes.as_dict() if changes else None
 
 
 @dataclass(frozen=True)
