@@ -34,3 +34,6 @@ def test_stand_in_hashes_only_where_a_file_has_none():
     moved = stand_in_hashes(lock.replace("size = 7", "size = 8"))
     assert moved != patched  # the size is part of what the stand-in says
     assert stand_in_hashes(lock.replace("hash", "x")) != patched  # a file that loses its hash: a new stand-in
+    # a git or URL source's `sdist = { hash = ... }` has no location: it does not stand for a hashless file's hash
+    git = 'sdist = { hash = "sha256:22" }\nwheels = [\n    { url = "https://x/b-1-py3-none-any.whl", size = 3 },\n]\n'
+    assert stand_in_hashes(git) is not None

@@ -66,6 +66,9 @@ def _source(pkg: dict) -> str:
 def stand_in_hashes(lock_text: str) -> str | None:
     """The lock with a stand-in hash on every file entry that has none (sha256 of the entry's location and
     size, so that a change of either moves it), or None when every file has its hash already."""
+    entries = sum(lock_text.count(f"{{ {key} = ") for key in ("url", "path", "filename"))
+    if lock_text.count('", hash = "') >= entries:  # every located file has its hash (the common case): done
+        return None
     changed = False
 
     def fill(found: re.Match[str]) -> str:
