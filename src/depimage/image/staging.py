@@ -25,8 +25,9 @@ from depimage.project.uv import run_uv
 
 _PACKAGE_BLOCK = re.compile(r"^\[\[packages\]\]$", re.M)
 _NAME = re.compile(r'^name = "([^"]+)"$', re.M)
-_NEEDS_BUILD = re.compile(r"building source distributions is disabled|no wheels? (?:with a matching|for)"
-                          r"|has no usable wheels|only (?:has|offers) (?:an )?sdist|requires building", re.I)
+# What uv says when --no-build stops it (a package with no wheel for the platform): the builder path's cue.
+_NEEDS_BUILD = re.compile(r"marked as `--no-build` but has no binary distribution|building source distributions is "
+                          r"disabled|no wheels? (?:with a matching|for)|has no usable wheels", re.I)
 DATA_DIRS = ("share", "etc", "man")  # what a wheel's .data/data puts at the top of --target
 
 
