@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from depimage.errors import DepimageError, InputError, opt
 from depimage.oci.client import Registry
-from depimage.oci.media import INDEXES
+from depimage.oci.media import INDEXES, platform_name
 
 FACTS_FORMAT = 1
 _PYTHON = re.compile(r"^(usr/local/bin|usr/bin|opt/python/bin)/python3\.(\d+)$")
@@ -66,16 +66,16 @@ def default_platform() -> str:
 
 def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...], cache: Path | None,
                  on_status: Callable[[str], None] = lambda msg: None,
-                 known: dict[str, dict] | None = None) -> list[BasePlatform]:
+                 known: dict[str, dict] | None = None) -> tuple[str, list[BasePlatform]]:
     """The base image for each wanted platform (none given: the base's only platform, or the host's). Layers
     whose facts are known (from the cache, or `known`: recorded in an image made on an earlier base) are not
-    read again."""
+    read again. The digest the reference names comes first."""
     known = known or {}
     body, media_type, digest = registry.get_manifest(reference)
     document = json.loads(body)
     where = registry.image.ref(reference)
     if media_type in INDEXES or "manifests" in document:
-        entries = {_platform_of(e.get("platform", {})): e for e in document["manifests"]
+        entries = {platform_name(e.get("platform", {})): e for e in document["manifests"]
                    if e.get("platform", {}).get("os") not in (None, "unknown")}
         wanted = platforms or (default_platform(),)
         missing = [p for p in wanted if p not in entries]
@@ -86,22 +86,18 @@ def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...],
         for p in wanted:
             child, _, child_digest = registry.get_manifest(entries[p]["digest"])
             found.append(_one(registry, where, json.loads(child), child_digest, cache, on_status, known))
-        return found
+        return digest, found
     one = _one(registry, where, document, digest, cache, on_status, known)
     if platforms and tuple(platforms) != (one.platform,):
         raise InputError(f"the base image {where} is for {one.platform} only, not {', '.join(platforms)}",
                          hint="name a multi-platform base image, or leave out the other platforms")
-    return [one]
-
-
-def _platform_of(entry: dict) -> str:
-    return "/".join(p for p in (entry.get("os"), entry.get("architecture"), entry.get("variant")) if p)
+    return digest, [one]
 
 
 def _one(registry: Registry, where: str, manifest: dict, digest: str, cache: Path | None,
          on_status: Callable[[str], None], known: dict[str, dict]) -> BasePlatform:
     config = json.loads(registry.get_blob(manifest["config"]["digest"]))
-    platform = _platform_of(config)
+    platform = platform_name(config)
     layers: dict[str, dict] = {}
     unread = []
     for layer in manifest["layers"]:

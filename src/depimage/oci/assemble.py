@@ -14,7 +14,7 @@ from depimage.image.layout import APP_SITE_LABEL
 from depimage.errors import InputError, opt
 from depimage.image.layer import Layer
 from depimage.oci.digest import sha256_digest
-from depimage.oci.media import DOCKER_LIST, LAYER_TYPE, OCI_INDEX, OCI_MANIFEST
+from depimage.oci.media import DOCKER_LIST, LAYER_TYPE, OCI_INDEX, OCI_MANIFEST, platform_name
 from depimage.oci.client import Registry
 from depimage.image.runconfig import Runtime
 
@@ -49,8 +49,7 @@ def assemble(deps: Registry, deps_reference: str, app: Registry, tag: str, what:
             platform = entry.get("platform", {})
             if platform.get("os") == "unknown":  # a build attestation, not an image
                 continue
-            platforms.append("/".join(p for p in (platform.get("os"), platform.get("architecture"),
-                                                  platform.get("variant")) if p))
+            platforms.append(platform_name(platform))
             child = _one(deps, entry["digest"], app, None, what, uploaded, on_status)
             entries.append({**child, "platform": platform})
         index = dumps({"schemaVersion": 2, "mediaType": media_type or OCI_INDEX, "manifests": entries})

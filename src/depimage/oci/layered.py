@@ -16,7 +16,7 @@ from depimage.image.layering import KEY_ANNOTATION
 from depimage.oci.assemble import dumps, have_blob, put_last
 from depimage.oci.client import Registry
 from depimage.oci.digest import sha256_digest
-from depimage.oci.media import INDEXES, LAYER_TYPE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
+from depimage.oci.media import INDEXES, LAYER_TYPE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, platform_fields
 
 CREATED = "1980-01-01T00:00:00Z"  # the image's time: fixed, so the same inputs give the same digest
 
@@ -118,10 +118,8 @@ def push_layered(base: Registry, target: Registry, tag: str, images: list[Platfo
         if target.manifest_digest(digest) is None:
             target.put_manifest(digest, body, media_type)
             uploaded[0] += len(body)
-        os_name, _, rest = image.base.platform.partition("/")
-        arch, _, variant = rest.partition("/")
         descriptors.append({"mediaType": media_type, "digest": digest, "size": len(body),
-                            "platform": {"os": os_name, "architecture": arch, **({"variant": variant} if variant else {})}})
+                            "platform": platform_fields(image.base.platform)})
     index = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors,
                    **({"annotations": dict(annotations)} if annotations else {})})
     pushed.digest = put_last(target, tag, index, OCI_INDEX, uploaded)

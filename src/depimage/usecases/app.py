@@ -90,8 +90,7 @@ def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = 
     on_status(f"assembling {app.ref(request.tag)} on the registry: {len(files.files)} files in a "
               f"{layer.size / 1e3:.1f} kB layer over {deps_ref}")
     app_creds = request.registry.credentials(app)
-    deps_creds = app_creds if deps.host == app.host else RegistryAccess(
-        docker_config=request.registry.docker_config).credentials(deps)
+    deps_creds = request.registry.credentials_beside(deps, app)
     insecure = request.registry.insecure
     done = assemble(Registry(deps, deps_creds, insecure=insecure), reference,
                     Registry(app, app_creds, insecure=insecure), request.tag, what, on_status)

@@ -43,6 +43,13 @@ class RegistryAccess:
     def credentials(self, image: ImageName) -> Credentials | None:
         return resolve(self.username, self.password, image, self.docker_config)
 
+    def credentials_beside(self, image: ImageName, target: ImageName) -> Credentials | None:
+        """For an image read beside `target` (a base, a dependency image): these credentials on target's
+        registry, else what `docker login` stored for image's."""
+        if image.host == target.host:
+            return self.credentials(target)
+        return RegistryAccess(docker_config=self.docker_config).credentials(image)
+
 
 @dataclass(frozen=True)
 class Host:

@@ -17,17 +17,21 @@ from depimage.build.buildx import BuildError, BuildRequest, build, local_image_i
 from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import Fingerprint
-from depimage.oci.client import Registry
-from depimage.oci.reference import parse_image_name
-from depimage.usecases.common import Host, ImageRequest, RegistryAccess
-from depimage.image.staging import NeedsBuilder
-from depimage.usecases.hash import HashRequest, hash_project
 from depimage.fingerprint.record import compare, record_from_labels, record_of
 from depimage.image.layering import BASE_ANNOTATION
-from depimage.oci.layered import image_facts
-from depimage.oci.reference import ImageName
 from depimage.image.layout import LATEST
-from depimage.usecases.layered import base_digest_now, ensure_layered, move_latest, route
+from depimage.image.staging import NeedsBuilder
+from depimage.oci.client import Registry
+from depimage.oci.layered import image_facts
+from depimage.oci.reference import ImageName, parse_image_name
+from depimage.usecases.common import Host, ImageRequest, RegistryAccess
+from depimage.usecases.hash import HashRequest, hash_project
+from depimage.usecases.layered import (
+    base_digest_now,
+    ensure_layered,
+    move_latest,
+    route,
+)
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half

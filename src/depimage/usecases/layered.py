@@ -63,9 +63,8 @@ def base_registry(prepared: Fingerprint, image: ImageName, access: RegistryAcces
     """The base image's registry client (the target's credentials on the same host, else docker login's) and
     its reference."""
     base_name, base_ref = _base_reference(prepared.options.base_image)
-    base_creds = access.credentials(image) if base_name.host == image.host else \
-        RegistryAccess(docker_config=access.docker_config).credentials(base_name)
-    return Registry(base_name, base_creds, insecure=access.insecure, attempts=2), base_ref
+    return Registry(base_name, access.credentials_beside(base_name, image), insecure=access.insecure,
+                    attempts=2), base_ref
 
 
 def base_digest_now(prepared: Fingerprint, image: ImageName, access: RegistryAccess) -> str:
@@ -94,8 +93,7 @@ def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix
         except ValueError:
             pass
     try:
-        bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status, base_layers)
-        base_digest = base.manifest_digest(base_ref) or ""
+        base_digest, bases = inspect_base(base, base_ref, options.platforms, host.cache_dir, on_status, base_layers)
     except RegistryUnavailable as exc:  # e.g. a base only in the local engine, or a registry out of reach
         raise NeedsBuilder(f"the base image's registry cannot be reached ({exc.message}); the builder pulls "
                            "it as the engine is set up to") from exc
@@ -141,17 +139,15 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     installed: dict[str, Distribution] = {}
     if names:
         installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env)}
-    made: dict[str, tuple[str, Layer]] = {}
-    work: list[tuple[str, str, Callable[[], Layer]]] = []
+    work: list[tuple[str, Callable[[], Layer]]] = []
     if uv_key not in known:  # uv from the default index only: no private index may stand in for it
         uv_env = {k: v for k, v in env.items() if k != "UV_INDEX"}
-        work.append((uv_key, f"uv {uv_version}", lambda: _uv_layer(uv_version, target, uv_env)))
+        work.append((uv_key, lambda: _uv_layer(uv_version, target, uv_env)))
     for layer in needed:
         files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
-        work.append((layer.key, layer.title, lambda files=files: build_layer(files)))
+        work.append((layer.key, lambda files=files: build_layer(files)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib packs outside the GIL
-        for (key, title, _), built in zip(work, pool.map(lambda w: w[2](), work)):
-            made[key] = (title, built)
+        made = dict(zip((key for key, _ in work), pool.map(lambda w: w[1](), work)))
     venv = _venv_layer(bp, uv_version)
     order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
     out = []
@@ -160,7 +156,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             out.append(DepLayer(layer_key("venv", [bp.facts.python, uv_version], target), title,
                                 Known(venv.digest, venv.size, venv.diff_id), venv))
         elif key in made:
-            layer = made[key][1]
+            layer = made[key]
             out.append(DepLayer(key, title, Known(layer.digest, layer.size, layer.diff_id), layer))
         else:
             out.append(DepLayer(key, title, known[key]))
@@ -228,9 +224,8 @@ def _uv_env(prepared: Fingerprint, request_image: ImageRequest, host: Host) -> d
     env.pop("UV_OFFLINE", None)
     env.update({s.id: s.value for s in request_image.secrets})
     indexes = []
-    for pp_data, table in ((prepared.project.pyprojects[0].data.get("tool", {}).get("uv", {}), "index"),
-                           (_uv_toml(prepared), "index")):
-        for entry in pp_data.get(table, []) or []:
+    for settings in (prepared.project.pyprojects[0].data.get("tool", {}).get("uv", {}), _uv_toml(prepared)):
+        for entry in settings.get("index", []) or []:
             if isinstance(entry, dict) and entry.get("name") and entry.get("url"):
                 indexes.append(f"{entry['name']}={entry['url']}")
     if indexes:
