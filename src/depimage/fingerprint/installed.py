@@ -13,6 +13,7 @@ stand-in hash computed from its URL and size: the file is still identified exact
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tempfile
@@ -41,10 +42,15 @@ class InstalledSet:
 
     text: str
 
+    @functools.cached_property
+    def data(self) -> dict:
+        """The export parsed, once, for the few that need more than its text (a hash needs only the text)."""
+        return tomllib.loads(self.text)
+
     def packages(self) -> list[dict[str, str]]:
         """name, version and source of each package, in uv's order: for people and for comparing revisions."""
         out = []
-        for pkg in tomllib.loads(self.text).get("packages", []):
+        for pkg in self.data.get("packages", []):
             out.append({"name": pkg["name"], "version": pkg.get("version", ""), "source": _source(pkg)})
         return out
 

@@ -36,7 +36,7 @@ def record_of(prepared: Fingerprint, base_digest: str = "") -> Record:
     """The record of the image this fingerprint makes."""
     sources = {p["name"]: p["source"] for p in prepared.installed.packages()}
     packages = {}
-    for p in locked_packages(prepared.installed.text):
+    for p in locked_packages(prepared.installed.data):
         files = hashlib.sha256("\n".join(p.files).encode()).hexdigest()[:12]
         packages[p.name] = (p.version, sources.get(p.name, ""), files)
     inputs = {"format": RECIPE_FORMAT, "options": prepared.options.as_dict()}

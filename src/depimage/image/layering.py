@@ -11,7 +11,6 @@ platform. Same key, same bytes: a layer whose key an image in the registry alrea
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 
 from depimage.fingerprint.canonical import canonical_json
@@ -42,10 +41,10 @@ class PlannedLayer:
     key: str
 
 
-def locked_packages(pylock: str) -> list[Locked]:
-    """The packages of uv's pylock.toml export, as the plan needs them."""
+def locked_packages(export: dict) -> list[Locked]:
+    """The packages of uv's pylock.toml export (parsed: InstalledSet.data), as the plan needs them."""
     out = []
-    for pkg in tomllib.loads(pylock).get("packages", []):
+    for pkg in export.get("packages", []):
         wheels = pkg.get("wheels", [])
         files = [f for f in wheels + ([pkg["sdist"]] if "sdist" in pkg else [])]
         ids = sorted(next(iter(f.get("hashes", {}).values()), f.get("url", f.get("path", ""))) for f in files)

@@ -52,7 +52,7 @@ def route(prepared: Fingerprint, push: bool) -> Route:
     if stand_in_hashes(prepared.project.lock.text) is not None:
         return Route(False, "builder path: uv.lock has files without a hash, and the layered path installs only "
                             "files it can check")
-    sdist_only = [p.name for p in locked_packages(prepared.installed.text) if not p.has_wheel]
+    sdist_only = [p.name for p in locked_packages(prepared.installed.data) if not p.has_wheel]
     if sdist_only:
         return Route(False, f"builder path: no wheel for {', '.join(sorted(sdist_only))} in uv.lock (built from "
                             "source in the image)")
@@ -97,7 +97,7 @@ def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix
     except RegistryUnavailable as exc:  # e.g. a base only in the local engine, or a registry out of reach
         raise NeedsBuilder(f"the base image's registry cannot be reached ({exc.message}); the builder pulls "
                            "it as the engine is set up to") from exc
-    locked = locked_packages(prepared.installed.text)
+    locked = locked_packages(prepared.installed.data)
     env = _uv_env(prepared, request_image, host)
     labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
     def platform_image(bp: BasePlatform) -> PlatformImage:
@@ -165,7 +165,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
 
 def _check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
     """The base's Python against the lock's requires-python, before anything is downloaded (X.Y bounds)."""
-    spec = tomllib.loads(prepared.installed.text).get("requires-python", "")
+    spec = prepared.installed.data.get("requires-python", "")
     have = tuple(int(x) for x in bp.facts.python_version.split("."))
     for clause in (c.strip() for c in spec.split(",") if c.strip()):
         found = re.match(r"^(>=|<=|>|<|==|~=)\s*(\d+)\.(\d+)", clause)
