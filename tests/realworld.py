@@ -91,6 +91,9 @@ def bump_release(fixture: Fixture, local_names: list[str], pyprojects: list[Path
     for name in local_names:
         text = re.sub(rf'(\[\[package\]\]\nname = "{re.escape(name)}"\nversion = ")([^"]+)(")',
                       lambda m: m[1] + m[2] + "1" + m[3], text)
+    # what `uv lock` records of a specifier on a local package (a path dependency's requirement) moves too
+    recorded = re.compile(r'(\{ name = "(?:%s)"[^}]*?specifier = ")([^"]*)(")' % "|".join(map(re.escape, local_names)))
+    text = recorded.sub(lambda m: m[1] + re.sub(r"(\d[\w.*+!]*)", r"\g<1>1", m[2]) + m[3], text)
     lock.write_text(text)
     # every specifier on a local package: `core==1.2.3` and `core>=1.1,<1.2` alike move with the release
     pins = re.compile(r"""(["']\s*(?:%s)\s*(?:\[[^\]]*\])?\s*)([<>=!~][^;"'@]*)"""

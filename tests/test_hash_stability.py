@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from helpers import REPO, cli, copy, dep_hash, edit, uv
+from realworld import change_locked_hash
 
 # ---- same hash: nothing that gets installed changed ----------------------------------------------
 
@@ -173,3 +174,25 @@ def test_output_into_a_closed_pipe_is_no_traceback(app):
     assert proc.wait() == 141 and "Traceback" not in err and "Broken pipe" not in err, err
 
 
+
+
+def test_same_hash_after_another_uv_release_rewrote_the_lock(app, tmp_path):
+    """A team upgrades uv: the next release's `uv lock` rewrites the lock's format revision (uv 0.8 writes
+    `revision = 3`, the uv of the tests 5) and nothing else that gets installed. The hash stays; a locked file
+    that changes still moves it. The older uv comes from the package index."""
+    old_uv = tmp_path / "old-uv"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target",
+                    str(old_uv), "uv==0.8.24"], check=True, capture_output=True)
+    env = {**os.environ, "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    (app / "uv.lock").unlink()  # locked anew by the older uv
+    subprocess.run([str(old_uv / "bin" / "uv"), "lock", "--python", sys.executable], cwd=app,
+                   check=True, capture_output=True, env=env)
+    old = (app / "uv.lock").read_text()
+    assert "\nrevision = 3\n" in old
+    before = dep_hash(app)
+    uv("version", "--bump", "patch", "--no-sync", cwd=app)
+    new = (app / "uv.lock").read_text()
+    assert "\nrevision = 3\n" not in new and new.split("[[package]]")[0] != old.split("[[package]]")[0]
+    assert dep_hash(app) == before
+    change_locked_hash(app / "uv.lock", "six", "", "")  # another six: another file, another hash
+    assert dep_hash(app) != before

@@ -5,7 +5,10 @@ member, a version bump) leaves the member's hash alone."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from depimage.fingerprint.installed import InstalledSet
+from depimage.project.lockfile import format_neutral
 from depimage.project.reader import Project
 from depimage.fingerprint.canonical import canonical_json
 from depimage.recipe.recipe import Recipe
@@ -19,18 +22,21 @@ RESOLUTION_ONLY = ("workspace", "sources", "dev-dependencies", "default-groups",
 
 
 def recipe_items(recipe: Recipe) -> list[tuple[str, bytes]]:
-    """The whole project's hash input: one canonical form per recipe file, equal exactly when the files are."""
+    """The whole project's hash input: one canonical form per recipe file, equal exactly when the files are,
+    uv.lock less what another uv release rewrites without changing what gets installed."""
     items = [(p, canonical_json(d)) for p, d in recipe.pyprojects.items()]
-    return sorted(items + list(recipe.verbatim.items()))
+    items += [(p, format_neutral(c.decode()).encode() if PurePosixPath(p).name == "uv.lock" else c)
+              for p, c in recipe.verbatim.items()]
+    return sorted(items)
 
 
 def member_items(project: Project, recipe: Recipe, installed: InstalledSet) -> list[tuple[str, bytes]]:
     """The hash input of one member's image: uv's installed set, the lock's head (without the member
     list), the root's uv settings that shape installation, and the settings files."""
-    head = {k: v for k, v in project.lock.head.items() if k != "manifest"}
+    head = {k: v for k, v in project.lock.head.items() if k not in ("manifest", "revision")}
     root_uv = project.pyprojects[0].data.get("tool", {}).get("uv", {})
     settings = {k: v for k, v in root_uv.items() if k not in RESOLUTION_ONLY}
-    items = [("installed", installed.text.encode()), ("uv.lock#head", canonical_json(head)),
+    items = [("installed", format_neutral(installed.text).encode()), ("uv.lock#head", canonical_json(head)),
              ("pyproject.toml#tool.uv", canonical_json(settings))]
     lock_path = project.at_root("uv.lock")
     items += [(path, content) for path, content in recipe.verbatim.items() if path != lock_path]

@@ -31,6 +31,17 @@ _HEADER = re.compile(
 )
 _PACKAGE_LINE = re.compile(r"^\[\[package\]\]$", re.M)
 _HEAD_VERSION = re.compile(r"^version = (\d+)$", re.M)
+# What a newer uv rewrites without changing what gets installed: the format revision, and upload times.
+_REVISION = re.compile(r"^revision = \d+\n", re.M)
+_UPLOAD_TIME = re.compile(r', upload-time = "?[0-9][0-9T:.+Z-]*"?')
+
+
+def format_neutral(text: str) -> str:
+    """uv.lock (or uv's pylock.toml export) without what one uv release writes and another does not while
+    installing the same files: `revision = N` before the first package, and every file's upload time."""
+    first = _PACKAGE_LINE.search(text)
+    cut = first.start() if first else len(text)
+    return _REVISION.sub("", text[:cut], count=1) + _UPLOAD_TIME.sub("", text[cut:])
 
 
 @dataclass
@@ -40,6 +51,7 @@ class LocalPackage:
     name: str
     kind: str  # editable, virtual, directory or path
     path: str  # as written in the lock, relative to the workspace root
+    version: str | None = None  # as locked (before masking)
     requires_dist: list[dict] = field(default_factory=list)
     requires_dev: dict[str, list[dict]] = field(default_factory=dict)
     provides_extras: list[str] | None = None
@@ -114,7 +126,7 @@ class Lock:
                                  hint="run `uv lock` to regenerate it") from exc
             meta = entry.get("metadata", {})
             pkg = local[header["name"]] = LocalPackage(
-                name=header["name"], kind=header["kind"], path=header["where"],
+                name=header["name"], kind=header["kind"], path=header["where"], version=header["version"],
                 requires_dist=meta.get("requires-dist", []),
                 requires_dev=meta.get("requires-dev", {}),
                 provides_extras=meta.get("provides-extras"),
@@ -124,7 +136,18 @@ class Lock:
                 pieces += [text[done:a], MASKED_VERSION]
                 done = b
         pieces.append(text[done:])
-        return cls(path=path, text=text, version=version, head=head, local=local, masked="".join(pieces))
+        masked = _mask_local_specifiers("".join(pieces), [n for n, p in local.items() if p.masked])
+        return cls(path=path, text=text, version=version, head=head, local=local, masked=masked)
+
+
+def _mask_local_specifiers(text: str, names: list[str]) -> str:
+    """A specifier on one of the project's own packages, as a path dependency records it (`{ name = "core",
+    specifier = ">=1.2" }`), moves with each release as the pyproject's does (recipe/masking.py): masked too."""
+    if not names:
+        return text
+    entry = re.compile(r'\{ name = "(?:%s)"((?:, extras = \[[^\]]*\])?(?:, marker = "[^"]*")?), specifier = "[^"]*"'
+                       % "|".join(re.escape(n) for n in names))
+    return entry.sub(lambda m: f'{{ name = "{m[0].split(chr(34))[1]}"{m[1]}, specifier = "=={MASKED_VERSION}"', text)
 
 
 def _line(text: str, pos: int) -> int:

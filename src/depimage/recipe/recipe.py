@@ -8,21 +8,19 @@ the step that installs dependencies, so that step's cache survives releases and 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from depimage.errors import InputError, line_of, opt
+from depimage.errors import InputError, opt
 from depimage.image.layout import DIR_MODE, FILE_MODE, FIXED_MTIME
 from depimage.project.names import normalize_name
 from depimage.recipe.masking import mask_requirements
-from depimage.project.reader import Project, Pyproject
+from depimage.project.reader import Project
+from depimage.project.staleness import check_lock_fresh
 
 PROJECT_KEYS = ("name", "version", "requires-python", "dependencies", "optional-dependencies", "dynamic")
-
-_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Recipe:
 def build_recipe(project: Project) -> Recipe:
     """Reduce every pyproject.toml, mask local versions and the exact pins between local packages, and
     check the lock is not stale."""
-    _check_not_stale(project)
+    check_lock_fresh(project)
     local = {normalize_name(name) for name, pkg in project.lock.local.items() if pkg.masked}
     verbatim = {project.at_root("uv.lock"): project.lock.masked.encode(), **project.extra_files}
     return Recipe(pyprojects={pp.relpath: reduce_pyproject(pp.data, local) for pp in project.pyprojects},
@@ -116,55 +114,3 @@ def write_recipe(recipe: Recipe, out: Path, project_root: Path, *, force: bool =
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _requirement_name(req: str) -> str | None:
-    found = _NAME.match(req)
-    return normalize_name(found.group(1)) if found else None
-
-
-def _check_not_stale(project: Project) -> None:
-    """A dependency in pyproject.toml that uv.lock does not know means the lock is stale: say so now,
-    instead of building an image that silently lacks it."""
-    lock = project.lock
-    local = {normalize_name(n): p for n, p in lock.local.items()}
-    for pp in project.pyprojects:
-        name = pp.name
-        if name is None:
-            continue
-        pkg = local.get(normalize_name(name))
-        if pkg is None:
-            raise InputError(f"package {name!r} is not in uv.lock", file=pp.path,
-                             line=line_of(pp.text, "name"), hint="uv.lock is stale: run `uv lock`")
-        dynamic = pp.data.get("project", {}).get("dynamic", [])
-        locked = {normalize_name(r["name"]) for r in pkg.requires_dist if "name" in r}
-        wanted: list[str] = []
-        if "dependencies" not in dynamic:
-            wanted += pp.data.get("project", {}).get("dependencies", [])
-        if "optional-dependencies" not in dynamic:
-            for reqs in pp.data.get("project", {}).get("optional-dependencies", {}).values():
-                wanted += reqs
-        locked.add(normalize_name(name))  # `all = ["proj[a,b]"]`: uv flattens extras that name the project
-        _missing(wanted, locked, pp, "requires-dist")
-        groups = {normalize_name(g): {normalize_name(r["name"]) for r in reqs if "name" in r} | {normalize_name(name)}
-                  for g, reqs in pkg.requires_dev.items()}
-        declared = dict(pp.data.get("dependency-groups", {}))
-        legacy = pp.data.get("tool", {}).get("uv", {}).get("dev-dependencies")
-        if legacy:
-            declared["dev"] = list(declared.get("dev", [])) + legacy
-        for group, reqs in declared.items():
-            have = groups.get(normalize_name(group))
-            if have is None:
-                raise InputError(f"dependency group {group!r} of {name!r} is not in uv.lock", file=pp.path,
-                                 line=line_of(pp.text, group), hint="uv.lock is stale: run `uv lock`")
-            _missing([r for r in reqs if isinstance(r, str)], have, pp, f"group {group!r}")
-
-
-def _missing(wanted: list[str], locked: set[str], pp: Pyproject, where: str) -> None:
-    for req in wanted:
-        req_name = _requirement_name(req)
-        if req_name and req_name not in locked:
-            raise InputError(f"requirement {req!r} is missing from uv.lock ({where} of {pp.name!r})",
-                             file=pp.path, line=line_of(pp.text, req),
-                             hint="uv.lock is stale: run `uv lock` and commit it")
-
