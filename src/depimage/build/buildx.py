@@ -4,6 +4,7 @@ as context, pushed to the registry or loaded into the local engine."""
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import re
 import shutil
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from depimage.errors import DepimageError
+from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
+from depimage.image.layout import FIXED_MTIME
 from depimage.recipe.recipe import write_recipe
 from depimage.oci.credentials import Credentials, write_docker_config
 from depimage.oci.reference import ImageName
@@ -32,6 +34,10 @@ class BuildError(DepimageError):
         self.transient_push = transient_push
 
 
+# uv in the image finding no Python the project allows: the base image is wrong for the project (bad input, as
+# the layered path says before it installs anything).
+_NO_PYTHON = re.compile(r"No interpreter found for Python [^\n]*|incompatible with the project's Python "
+                        r"requirement[^\n]*|does not satisfy the project's Python requirement[^\n]*")
 _PUSH_STEP = re.compile(r"^#\d+ (pushing|exporting to image)")
 _TRANSIENT = re.compile(r"\b50[0234]\b|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout"
                         r"|connection reset|broken pipe|unexpected EOF|i/o timeout"
@@ -68,6 +74,7 @@ def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
         context.mkdir()
         (context / "Dockerfile").write_text(prepared.dockerfile)
         write_recipe(prepared.recipe, context / "recipe", prepared.project.root)
+        _stamp_by_content(context)
         cmd = [docker(), "buildx", "build", "--progress=plain", "--file", str(context / "Dockerfile"),
                "--tag", request.image.ref(request.tag), "--push" if request.push else "--load"]
         if prepared.options.platforms:
@@ -96,6 +103,17 @@ def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
         _run(cmd, env, on_line)
 
 
+def _stamp_by_content(context: Path) -> None:
+    """Give every file of the context a modification time that follows its content. BuildKit sends a local
+    context incrementally and takes a file whose size and time it saw before as unchanged: the recipe's files
+    all carry one fixed time, so a lock edited without changing its size (a hash digit, 1.2.3 -> 1.2.4) would be
+    mounted as the earlier build's. Same content, same time: the builder's cache still serves a retry."""
+    for path in sorted(context.rglob("*")):
+        if path.is_file():
+            stamp = FIXED_MTIME + int(hashlib.sha256(path.read_bytes()).hexdigest()[:8], 16) % (1 << 30)
+            os.utime(path, (stamp, stamp))
+
+
 def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> None:
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     try:
@@ -111,6 +129,11 @@ def _run(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None]) ->
     code = proc.wait()
     if code != 0:
         last = "\n".join(f"    {t}" for t in tail)
+        said = next((found[0] for t in tail if (found := _NO_PYTHON.search(t))), None)
+        if said:
+            raise InputError(f"the base image has no Python the project allows; uv in it said: {said}",
+                             hint=f"name a base image with a Python that .python-version and requires-python allow "
+                                  f"with {opt('base_image')}; nothing was tagged")
         transient = "--push" in cmd and transient_push_failure(list(tail))
         raise BuildError(f"docker buildx build failed (exit code {code}); its last lines:\n{last}",
                          hint="no tag was pushed; fix the cause above and run again", transient_push=transient)

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 from depimage import __version__
 from depimage.doors import actions_protocol as workflow
 from depimage.doors.inputs import docker_config_dir, host_from, pairs
-from depimage.errors import DepimageError, InputError
+from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.image.options import ImageOptions
 from depimage.image.runconfig import Runtime, port, words
@@ -188,7 +188,7 @@ def run(env: dict[str, str]) -> int:
 
 
 def _status(message: str) -> None:
-    print(f"depimage: {message}", flush=True)
+    print(f"depimage: {name_in(message, input_name)}", flush=True)
 
 
 def annotate(exc: DepimageError, env: dict[str, str]) -> None:
@@ -216,7 +216,13 @@ def input_name(field: str) -> str:
 def main() -> int:
     env = dict(os.environ)
     try:
-        return run(env)
+        try:
+            return run(env)
+        except OSError as exc:  # the machine's refusal (a full disk, a folder it may not write): not a traceback
+            raise os_failure(exc) from exc
+    except KeyboardInterrupt:
+        print(f"depimage: {INTERRUPTED}", file=sys.stderr, flush=True)
+        return 130
     except DepimageError as exc:
         exc.name_options(input_name)
         annotate(exc, env)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from depimage import __version__
-from depimage.errors import DepimageError, InputError, cli_name
+from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.doors.inputs import docker_config_dir, host_from, pairs, secret_from_spec
 from depimage.image.options import ImageOptions
@@ -196,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "system, its files under /app. The layer, a config and the manifest are pushed to\n"
                                    "the registry; the dependency image's layers are referenced (mounted across\n"
                                    "repositories), never downloaded. Same inputs, same digest. The dependency image is\n"
-                                   "ensured first as `ensure` does (a build only when it is missing: that needs the\n"
-                                   "builder), or taken as --deps-image names it.",
+                                   "ensured first as `ensure` does (made only when it is missing, on the registry from\n"
+                                   "the lock's wheels, or by the builder where wheels cannot give it), or taken as\n"
+                                   "--deps-image names it.",
                        epilog="the image's runtime settings, in the project's pyproject.toml (options add to them):\n"
                               "  [tool.depimage.app]\n"
                               '  command = ["api", "--port", "8000"]   # default: the one console script\n'
@@ -311,7 +312,12 @@ def _builder_line(line: str) -> None:
 
 
 def _status(message: str) -> None:
-    print(f"depimage: {message}", file=sys.stderr, flush=True)
+    print(f"depimage: {name_in(message, option_name)}", file=sys.stderr, flush=True)
+
+
+def option_name(field: str) -> str:
+    """How the command line names an option in a message (errors.opt): `--build-arg`."""
+    return OPTION_NAMES.get(field) or cli_name(field)
 
 
 def _report(args: argparse.Namespace, result: dict, keys: tuple[str, ...]) -> None:
@@ -402,15 +408,22 @@ def main(argv: list[str] | None = None) -> int:
         args.registry_password = sys.stdin.readline().rstrip("\n")
     try:
         return COMMANDS[args.command](args, host_from(os.environ))
-    except DepimageError as exc:
-        exc.name_options(lambda field: OPTION_NAMES.get(field) or cli_name(field))
-        print(f"depimage: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:  # `depimage hash --json | head`: the reader stopped; end as a tool killed by SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 141
+    except OSError as exc:  # the machine's refusal (a full disk, a folder it may not write): not a traceback
+        return _failed(os_failure(exc))
+    except DepimageError as exc:
+        return _failed(exc)
+    except KeyboardInterrupt:
+        print(f"depimage: {INTERRUPTED}", file=sys.stderr, flush=True)
+        return 130
+
+
+def _failed(exc: DepimageError) -> int:
+    exc.name_options(option_name)
+    print(f"depimage: error: {exc}", file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from depimage.errors import InputError, line_of
+from depimage.errors import DepimageError, InputError, line_of, uv_os_failure
 from depimage.image.options import ImageOptions
 from depimage.project.names import normalize_name
 from depimage.project.reader import Project, Pyproject
@@ -123,9 +123,12 @@ def _scratch_copy(project: Project, lock_text: str, scratch: Path) -> Path:
     return scratch / project.subdir if project.subdir else scratch
 
 
-def _refusal(project: Project, options: ImageOptions, args: list[str], stderr: str, code: int) -> InputError:
+def _refusal(project: Project, options: ImageOptions, args: list[str], stderr: str, code: int) -> DepimageError:
     """uv's words, and where to look: the selection's table when uv refused the selection, else the lock."""
     said = "\n".join(line.removeprefix("error: ") for line in stderr.strip().splitlines()) or f"exit code {code}"
+    machine = uv_os_failure(said)
+    if machine is not None:
+        return machine
     command = f"`uv {' '.join(args)}` in {project.root}"
     if "network connectivity is disabled" in said.lower() or "failed to download" in said.lower():
         return InputError(f"uv cannot say offline what gets installed: {said}", file=project.lock.path,

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from depimage.sizes import human_size
 from depimage.errors import DepimageError, InputError, opt
-from depimage.oci.client import Registry
+from depimage.oci.client import NotFound, Registry
 from depimage.oci.media import INDEXES, platform_name
 
 FACTS_FORMAT = 1
@@ -71,7 +72,11 @@ def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...],
     whose facts are known (from the cache, or `known`: recorded in an image made on an earlier base) are not
     read again. The digest the reference names comes first."""
     known = known or {}
-    body, media_type, digest = registry.get_manifest(reference)
+    try:
+        body, media_type, digest = registry.get_manifest(reference)
+    except NotFound as exc:
+        raise InputError(f"the base image {registry.image.ref(reference)} does not exist ({exc.message})",
+                         hint=f"name an existing base image with {opt('base_image')}") from None
     document = json.loads(body)
     where = registry.image.ref(reference)
     if media_type in INDEXES or "manifests" in document:
@@ -108,21 +113,29 @@ def _one(registry: Registry, where: str, manifest: dict, digest: str, cache: Pat
             layers[layer["digest"]] = found
     if unread:
         size = sum(layer.get("size", 0) for layer in unread)
-        on_status(f"reading {len(unread)} layer(s) of the base image {where} ({platform}, {size / 1e6:.0f} MB) for "
+        on_status(f"reading {len(unread)} layer(s) of the base image {where} ({platform}, {human_size(size)}) for "
                   "its Python and C library; kept by layer digest")
         for layer in unread:
             layers[layer["digest"]] = facts = _layer_facts(registry, layer["digest"])
             if cache:
                 path = cache / "base-layers" / f"{layer['digest'].replace(':', '-')}.v{FACTS_FORMAT}.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(facts))
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(facts))
+                except OSError as exc:  # a cache is a saving, never a reason to fail
+                    on_status(f"cannot keep what the base's layers say in {cache} ({exc.strerror}); they are read "
+                              "again next time")
+                    cache = None
     ordered = {layer["digest"]: layers[layer["digest"]] for layer in manifest["layers"]}
     return BasePlatform(platform, digest, manifest, config, _combine(where, list(ordered.values())), ordered)
 
 
 def _cached(cache: Path | None, digest: str) -> dict | None:
     path = cache / "base-layers" / f"{digest.replace(':', '-')}.v{FACTS_FORMAT}.json" if cache else None
-    return json.loads(path.read_text()) if path and path.is_file() else None
+    try:
+        return json.loads(path.read_text()) if path and path.is_file() else None
+    except (OSError, ValueError):  # unreadable or cut short: read the layer again
+        return None
 
 
 def _layer_facts(registry: Registry, digest: str) -> dict:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+
 from depimage.fingerprint.canonical import canonical_json
 from depimage.image.staging import Target
 from depimage.project.names import normalize_name
@@ -32,6 +34,7 @@ class Locked:
     files: tuple[str, ...]  # the locked files' hashes (or URLs, for files locked without one), sorted
     wheel_size: int  # the largest locked wheel: how heavy the package is
     has_wheel: bool
+    marker: str = ""  # where uv installs it (pywin32: sys_platform == 'win32'); "" everywhere
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,23 @@ def locked_packages(export: dict) -> list[Locked]:
         if "vcs" in pkg or "archive" in pkg or "directory" in pkg:
             ids.append(canonical_json({k: pkg[k] for k in ("vcs", "archive", "directory") if k in pkg}).decode())
         out.append(Locked(normalize_name(pkg["name"]), pkg.get("version", ""), tuple(ids),
-                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels)))
+                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels), pkg.get("marker", "")))
     return out
+
+
+def installed_for(packages: list[Locked], target: Target) -> list[Locked]:
+    """The packages uv installs for target: markers evaluated for its platform and Python. A marker that cannot
+    be judged here keeps its package (uv decides while installing; an unneeded package costs an empty layer)."""
+    env = target.marker_env()
+    kept = []
+    for p in packages:
+        try:
+            if p.marker and not Marker(p.marker).evaluate(env):
+                continue
+        except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+            pass
+        kept.append(p)
+    return kept
 
 
 def plan_layers(packages: list[Locked], target: Target) -> list[PlannedLayer]:

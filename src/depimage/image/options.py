@@ -14,6 +14,7 @@ DEFAULT_PYTHON = "3.12"
 BUILDERS = ("auto", "docker")
 BASE_DIGEST = ("follow", "pin")
 UV_IMAGE = "ghcr.io/astral-sh/uv:{version}"
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")  # the image spec's os/architecture[/variant]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -46,6 +47,10 @@ class ImageOptions:
         object.__setattr__(self, "secret_ids", tuple(sorted(set(self.secret_ids))))
         if not self.uv_image and self.uv_version:
             object.__setattr__(self, "uv_image", UV_IMAGE.format(version=self.uv_version))
+        for platform in self.platforms:
+            if not _PLATFORM.match(platform):
+                raise InputError(f"{opt('platforms')} {platform!r} is not OS/ARCH[/VARIANT]",
+                                 hint="e.g. linux/amd64, linux/arm64 or linux/arm/v7; several: linux/amd64,linux/arm64")
         if self.base_digest not in BASE_DIGEST:
             raise InputError(f"{opt('base_digest')} is {self.base_digest!r}; it must be one of {', '.join(BASE_DIGEST)}")
         if self.builder not in BUILDERS:

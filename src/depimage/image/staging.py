@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from depimage.errors import DepimageError
+from depimage.errors import DepimageError, uv_os_failure
 from depimage.image.layout import VENV
 from depimage.project.names import normalize_name
 from depimage.project.uv import run_uv
@@ -43,6 +43,15 @@ class Target:
     @property
     def site_packages(self) -> str:
         return f"{VENV}/lib/python{self.python_version}/site-packages"
+
+    def marker_env(self) -> dict[str, str]:
+        """The environment markers of an image of this target (CPython on Linux; the patch version unknown, 0)."""
+        machine = self.python_platform.split("-", 1)[0]
+        return {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                "platform_machine": machine, "implementation_name": "cpython",
+                "platform_python_implementation": "CPython", "python_version": self.python_version,
+                "python_full_version": f"{self.python_version}.0", "implementation_version": f"{self.python_version}.0",
+                "platform_release": "", "platform_version": "", "extra": ""}
 
 
 @dataclass
@@ -84,6 +93,9 @@ def install(pylock: str, target: Target, env: Mapping[str, str], *, extra_args: 
             said = proc.stderr.strip()
             if _NEEDS_BUILD.search(said):
                 raise NeedsBuilder(f"uv would build from source for {target.python_platform}: {said[-1500:]}")
+            machine = uv_os_failure(said)
+            if machine is not None:
+                raise machine
             raise DepimageError(f"uv could not install the locked packages for {target.python_platform}:\n"
                                 f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
                                                         "and its credentials")

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
+from depimage.sizes import human_size
 from depimage.image.layout import APP_SITE_LABEL
 from depimage.errors import InputError, opt
 from depimage.image.layer import Layer
@@ -79,7 +80,7 @@ def _one(deps: Registry, reference: str, app: Registry, tag: str | None, what: A
         have_blob(app, deps, layer["digest"], layer.get("size", 0), uploaded, on_status)
     layer = what.layer
     if not app.has_blob(layer.digest):
-        on_status(f"pushing the application layer ({layer.size / 1e3:.1f} kB)")
+        on_status(f"pushing the application layer ({human_size(layer.size)})")
         app.push_blob(layer.blob, layer.digest)
         uploaded[0] += layer.size
     config["rootfs"]["diff_ids"] = list(config["rootfs"].get("diff_ids", [])) + [layer.diff_id]
@@ -117,7 +118,7 @@ def have_blob(app: Registry, deps: Registry, digest: str, size: int, uploaded: l
         return
     if app.image.host == deps.image.host and app.mount_blob(digest, deps.image.repository):
         return
-    on_status(f"copying layer {digest[:19]} ({size / 1e6:.1f} MB) from {deps.image.name}: "
+    on_status(f"copying layer {digest[:19]} ({human_size(size)}) from {deps.image.name}: "
               "the registry did not mount it")
     app.push_blob(deps.get_blob(digest), digest)
     uploaded[0] += size

@@ -24,6 +24,12 @@ class RegistryError(DepimageError):
     """The registry could not be reached or refused us."""
 
 
+class NotFound(RegistryError):
+    """What was to be read is not there: a name or tag the user gave that names nothing (exit code 2)."""
+
+    exit_code = 2
+
+
 class RegistryUnavailable(RegistryError):
     """The registry did not answer at all (refused connection, no name, timeouts, 5xx to the end)."""
 
@@ -58,7 +64,7 @@ class Registry:
         """(body, media type, digest) of NAME:reference, a tag or a digest."""
         url = f"{self.base}/v2/{self.image.repository}/manifests/{check_reference(reference)}"
         response = self._authorized("GET", url)
-        self._expect(response, (200,), f"the manifest of {self.image.ref(reference)}")
+        self._expect(response, (200,), f"the image {self.image.ref(reference)}")
         digest = response.headers.get("Docker-Content-Digest") or sha256_digest(response.content)
         return response.content, response.headers.get("Content-Type", "").split(";")[0], digest
 
@@ -129,8 +135,14 @@ class Registry:
         if response.status_code in (401, 403):
             raise self._refused(response)
         said = _registry_message(response)
-        raise RegistryError(f"{self.image.host} did not accept {what}: HTTP {response.status_code}"
-                            + (f" ({said})" if said else ""),
+        status = f"HTTP {response.status_code}" + (f" ({said})" if said else "")
+        if response.request is not None and response.request.method in ("GET", "HEAD"):  # a read, not a write
+            if response.status_code == 404:
+                raise NotFound(f"{what} does not exist on {self.image.host}: {status}",
+                               hint="check the name and the tag or digest")
+            raise RegistryError(f"{self.image.host} did not give {what}: {status}",
+                                hint="the registry's answer above says why")
+        raise RegistryError(f"{self.image.host} did not accept {what}: {status}",
                             hint="nothing was tagged; the registry's answer above says why")
 
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:

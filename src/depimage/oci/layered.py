@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+from depimage.sizes import human_size
 from depimage.errors import DepimageError
 from depimage.image.base import BasePlatform
 from depimage.image.layer import Layer
@@ -135,7 +136,7 @@ def _platform_manifest(base: Registry, target: Registry, image: PlatformImage, p
         if not target.has_blob(dep.known.digest):
             if dep.layer is None:  # the use case reuses only layers whose blob it found here
                 raise DepimageError(f"the layer of {dep.title} ({dep.known.digest}) left {target.image.name}")
-            on_status(f"pushing the layer of {dep.title} ({dep.known.size / 1e6:.1f} MB)")
+            on_status(f"{image.base.platform}: pushing the layer of {dep.title} ({human_size(dep.known.size)})")
             target.push_blob(dep.layer.blob, dep.known.digest)
             uploaded[0] += dep.known.size
             pushed.layers_pushed.append(dep.title)

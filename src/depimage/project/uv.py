@@ -8,7 +8,6 @@ import functools
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 from typing import Mapping
 
@@ -53,16 +52,16 @@ def uv_version() -> str:
     return found.group(1)
 
 
-@functools.cache
-def _empty_dir() -> str:
-    return tempfile.mkdtemp(prefix="depimage-noconfig-")
+# A folder that cannot exist (/dev/null is a file): uv finds no user or system uv.toml under it, and nothing is
+# left behind in TMPDIR, as an empty folder made for the purpose would be.
+NO_CONFIG = "/dev/null/depimage-no-config"
 
 
 def clean_env(host_env: Mapping[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:
     """The door's environment without UV_* settings and user or system uv.toml, offline, plus `extra` (the
     image's build args, which `uv sync` sees in the build too)."""
     env = {k: v for k, v in host_env.items() if not k.startswith("UV_") or k in _PASSED_UV_VARS}
-    env.update(XDG_CONFIG_HOME=_empty_dir(), XDG_CONFIG_DIRS=_empty_dir(), UV_NO_PROGRESS="1", NO_COLOR="1",
+    env.update(XDG_CONFIG_HOME=NO_CONFIG, XDG_CONFIG_DIRS=NO_CONFIG, UV_NO_PROGRESS="1", NO_COLOR="1",
                UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never")
     env.update(extra or {})
     return env

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from depimage.sizes import human_size
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.image.appfiles import collect
 from depimage.image.layer import build_layer
@@ -88,7 +89,7 @@ def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = 
     what = Assembly(layer, runtime, files.scripts[:1] if len(files.scripts) == 1 else None, labels,
                     f"depimage app: {' '.join(files.installed) or 'the project files'}")
     on_status(f"assembling {app.ref(request.tag)} on the registry: {len(files.files)} files in a "
-              f"{layer.size / 1e3:.1f} kB layer over {deps_ref}")
+              f"{human_size(layer.size)} layer over {deps_ref}")
     app_creds = request.registry.credentials(app)
     deps_creds = request.registry.credentials_beside(deps, app)
     insecure = request.registry.insecure

@@ -32,7 +32,12 @@ def diff(request: DiffRequest, host: Host) -> Changes:
 def _record(side: str, request: DiffRequest, host: Host) -> Record:
     if Path(side).is_dir():
         return record_of(hash_project(HashRequest(side, request.image, request.context), host))
-    name, reference = parse_image_ref(side, "image")
+    try:
+        name, reference = parse_image_ref(side, "image")
+    except InputError:
+        raise InputError(f"{side!r} is neither a project folder (there is no such folder) nor an image "
+                         "(REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST)",
+                         hint="name two project folders, two images, or one of each") from None
     registry = Registry(name, request.registry.credentials(name), insecure=request.registry.insecure)
     record = record_from_labels(image_facts(registry, reference)[1])
     if record is None:

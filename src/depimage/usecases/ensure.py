@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from depimage.sizes import human_size
 from depimage.build.buildx import BuildError, BuildRequest, build, local_image_id
 from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
@@ -61,7 +62,7 @@ class EnsureResult:
     built: bool
     seconds: float
     path: str = ""  # layers or docker: how the image was made ("" on a cache hit)
-    uploaded: int = 0  # bytes this run sent to the registry (layered path)
+    uploaded: int | None = 0  # bytes this run sent to the registry; None where the builder pushed (not counted)
     rebased: bool = False  # the tag's image was put on the base tag's new digest, no package reinstalled
     changes: dict | None = None  # what moved since the newest image of the repository (a miss, or a rebase)
 
@@ -111,7 +112,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
                 on_status(f"the new base has another Python or C library: {len(pushed.layers_pushed)} dependency "
                           "layer(s) made again for it")
             on_status(f"rebased {ref}: {len(pushed.layers_pushed)} dependency layer(s) pushed, "
-                      f"{pushed.uploaded / 1e6:.1f} MB sent")
+                      f"{human_size(pushed.uploaded)} sent")
             changes = {"base": {"old": moved[0], "new": moved[1]}}
             return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, bool(pushed.layers_pushed),
                                 time.monotonic() - started, "layers", pushed.uploaded,
@@ -133,7 +134,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
             pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
                                     request.image, host, on_status)
             on_status(f"pushed {ref}: {len(pushed.layers_pushed)} new dependency layer(s), "
-                      f"{pushed.uploaded / 1e6:.1f} MB sent")
+                      f"{human_size(pushed.uploaded)} sent")
             return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, True, time.monotonic() - started,
                                 "layers", pushed.uploaded, changes=changes)
         except NeedsBuilder as exc:
@@ -161,7 +162,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
             if found:
                 on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
                 return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started,
-                                    "docker")
+                                    "docker", None)
             if not exc.transient_push or attempt == PUSH_ATTEMPTS:
                 raise
             on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
@@ -173,7 +174,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
     if registry:
         move_latest(registry, image, tag, request.tag_prefix, on_status)
     return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started, "docker",
-                        changes=changes)
+                        None, changes=changes)
 
 
 def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: ImageName,

@@ -20,7 +20,14 @@ from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.record import record_of
 from depimage.image.base import BasePlatform, inspect_base
 from depimage.image.layer import Layer, build_layer
-from depimage.image.layering import BASE_ANNOTATION, Locked, layer_key, locked_packages, plan_layers
+from depimage.image.layering import (
+    BASE_ANNOTATION,
+    Locked,
+    installed_for,
+    layer_key,
+    locked_packages,
+    plan_layers,
+)
 from depimage.image.layout import APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
 from depimage.oci.client import Registry, RegistryUnavailable
@@ -130,7 +137,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     target = Target(bp.python_platform, bp.facts.python_version)
     _check_python(prepared, bp)
     uv_version = prepared.options.uv_version
-    plan = plan_layers(locked, target)
+    plan = plan_layers(installed_for(locked, target), target)
     needed = [layer for layer in plan if layer.key not in known]
     uv_key = layer_key("uv", uv_version, target)
     names = {p.name for layer in needed for p in layer.packages}
@@ -164,9 +171,11 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
 
 
 def _check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
-    """The base's Python against the lock's requires-python, before anything is downloaded (X.Y bounds)."""
+    """The base's Python against .python-version and the lock's requires-python, as the builder's `uv sync`
+    checks them, before anything is downloaded (X.Y bounds: the base's patch version is not read)."""
     spec = prepared.installed.data.get("requires-python", "")
     have = tuple(int(x) for x in bp.facts.python_version.split("."))
+    where = f"{bp.facts.python_version} ({bp.facts.python}, {bp.platform})"
     for clause in (c.strip() for c in spec.split(",") if c.strip()):
         found = re.match(r"^(>=|<=|>|<|==|~=)\s*(\d+)\.(\d+)", clause)
         if not found:
@@ -175,10 +184,38 @@ def _check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
         ok = {">=": have >= bound, "~=": have >= bound, ">": have > bound or clause.count(".") > 1,
               "<=": have <= bound, "<": have < bound, "==": have == bound}[op]
         if not ok:
-            raise InputError(f"the base image's Python {bp.facts.python_version} ({bp.facts.python}, {bp.platform}) "
-                             f"is not one the project allows: requires-python {spec}",
+            raise InputError(f"the base image's Python {where} is not one the project allows: requires-python {spec}",
+                             file=prepared.project.lock.path,
                              hint=f"name a base image with a Python the project allows with {opt('base_image')}, "
                                   f"e.g. python:{'.'.join(map(str, bound))}-slim")
+    pinned = prepared.project.extra_files.get(prepared.project.at_root(".python-version"), b"").decode()
+    request = pinned.splitlines()[0] if pinned else ""
+    wanted = python_request(request)
+    if wanted is not None and not _matches(wanted, have):
+        raise InputError(f"the base image's Python {where} is not the {request!r} that .python-version asks for; "
+                         "`uv sync` in that image finds no interpreter for it", file=prepared.project.root /
+                         ".python-version", line=1,
+                         hint=f"name a base image with Python {request} with {opt('base_image')} (the default base "
+                              "follows .python-version), or change .python-version")
+
+
+def python_request(request: str) -> tuple[int, ...] | str | None:
+    """What a .python-version line asks of a CPython: (X,) or (X, Y), "other" for another implementation, or
+    None where it asks nothing depimage can judge (a range, a path, an unknown form)."""
+    text = request.strip().lower()
+    implementation = re.match(r"^(cpython|cp|python|pypy|pp|graalpy|gp)[@-]?(?=\d|$)", text)
+    if implementation:
+        if implementation[1] not in ("cpython", "cp", "python"):
+            return "other"
+        text = text[implementation.end():]
+    found = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:[a-z]+\d*)?", text)
+    if not found:
+        return None
+    return (int(found[1]),) if found[2] is None else (int(found[1]), int(found[2]))
+
+
+def _matches(wanted: tuple[int, ...] | str, have: tuple[int, ...]) -> bool:
+    return wanted != "other" and have[:len(wanted)] == wanted
 
 
 def _venv_layer(bp: BasePlatform, uv_version: str) -> Layer:
