@@ -68,7 +68,7 @@ def main() -> None:
 
     hits = [clock(ensure) for _ in range(args.runs)]
 
-    from depimage.image.options import ImageOptions
+    from depimage.fingerprint.options import ImageOptions
     from depimage.fingerprint.pipeline import fingerprint
     from depimage.project.reader import read_project
     from depimage.recipe.recipe import write_recipe

@@ -67,7 +67,7 @@ def main() -> None:
     python_startup = timed([sys.executable, "-c", "import depimage.doors.cli"], args.runs)
 
     sys.path.insert(0, str(HERE.parent / "src"))
-    from depimage.image.options import ImageOptions
+    from depimage.fingerprint.options import ImageOptions
     from depimage.fingerprint.pipeline import fingerprint
     from depimage.project.reader import read_project
 

@@ -78,7 +78,7 @@ def test_runtime_errors_name_the_file_and_line(app):
 
 def test_a_compiled_wheel_is_refused(tmp_path):
     from depimage.image.appfiles import collect
-    from depimage.image.options import ImageOptions
+    from depimage.fingerprint.options import ImageOptions
 
     project = make_compiled(tmp_path / "fastcore")
     with pytest.raises(InputError, match="is not pure Python") as err:
@@ -92,8 +92,8 @@ def test_a_vendored_wheel_goes_into_the_layer_as_it_is(app, tmp_path):
     import shutil
 
     from depimage.image.appfiles import collect
-    from depimage.image.layout import APP_SITE
-    from depimage.image.options import ImageOptions
+    from depimage.layout import APP_SITE
+    from depimage.fingerprint.options import ImageOptions
     from helpers import uv
     from pyindex import build_wheel
 

@@ -9,9 +9,9 @@ import pytest
 
 from depimage.errors import InputError
 from depimage.image.layer import build_layer
-from depimage.image.layout import APP_SITE, APP_SITE_LABEL
+from depimage.layout import APP_SITE, APP_SITE_LABEL
 from depimage.image.runconfig import Runtime
-from depimage.oci.assemble import Assembly, assemble
+from depimage.image.appimage import Assembly, assemble
 from depimage.oci.digest import sha256_digest
 from depimage.oci.media import OCI_LAYER, OCI_MANIFEST
 from depimage.oci.reference import parse_image_name

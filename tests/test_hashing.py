@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from depimage.fingerprint.hashing import TAG_HEX, compute
 from depimage.fingerprint.installed import stand_in_hashes
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 
 OPTIONS = ImageOptions("python:3.12-slim", "0.13.9")
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from depimage.errors import InputError
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.fingerprint.pipeline import fingerprint
 from depimage.project.reader import read_project
 from depimage.recipe.recipe import build_recipe

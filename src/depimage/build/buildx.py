@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
-from depimage.image.layout import FIXED_MTIME
+from depimage.layout import FIXED_MTIME
 from depimage.recipe.recipe import write_recipe
 from depimage.oci.credentials import Credentials, write_docker_config
 from depimage.oci.reference import ImageName

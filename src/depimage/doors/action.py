@@ -17,7 +17,7 @@ from depimage.doors import actions_protocol as workflow
 from depimage.doors.inputs import docker_config_dir, host_from, pairs
 from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.image.runconfig import Runtime, port, words
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, Secret
 

@@ -14,7 +14,7 @@ from depimage import __version__
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.doors.inputs import docker_config_dir, host_from, pairs, secret_from_spec
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 

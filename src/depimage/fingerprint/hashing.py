@@ -7,9 +7,9 @@ import hashlib
 from dataclasses import dataclass
 
 from depimage import RECIPE_FORMAT
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.fingerprint.canonical import canonical_json
-from depimage.image.layout import FILE_MODE
+from depimage.layout import FILE_MODE
 
 TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository
 TAG_PREFIX = "deps-"  # the default tag is deps-<first 24 hex digits of the hash>

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from depimage.fingerprint.canonical import canonical_json
 from depimage.errors import DepimageError, InputError, line_of, uv_os_failure
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.project.names import normalize_name
 from depimage.project.reader import Project, Pyproject
 from depimage.project.uv import clean_env, run_uv
@@ -53,6 +54,30 @@ class InstalledSet:
         for pkg in self.data.get("packages", []):
             out.append({"name": pkg["name"], "version": pkg.get("version", ""), "source": _source(pkg)})
         return out
+
+
+@dataclass(frozen=True)
+class Locked:
+    name: str  # normalized
+    version: str
+    files: tuple[str, ...]  # the locked files' hashes (or URLs, for files locked without one), sorted
+    wheel_size: int  # the largest locked wheel: how heavy the package is
+    has_wheel: bool
+    marker: str = ""  # where uv installs it (pywin32: sys_platform == 'win32'); "" everywhere
+
+
+def locked_packages(export: dict) -> list[Locked]:
+    """The packages of uv's pylock.toml export (parsed: InstalledSet.data), as the plan needs them."""
+    out = []
+    for pkg in export.get("packages", []):
+        wheels = pkg.get("wheels", [])
+        files = [f for f in wheels + ([pkg["sdist"]] if "sdist" in pkg else [])]
+        ids = sorted(next(iter(f.get("hashes", {}).values()), f.get("url", f.get("path", ""))) for f in files)
+        if "vcs" in pkg or "archive" in pkg or "directory" in pkg:
+            ids.append(canonical_json({k: pkg[k] for k in ("vcs", "archive", "directory") if k in pkg}).decode())
+        out.append(Locked(normalize_name(pkg["name"]), pkg.get("version", ""), tuple(ids),
+                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels), pkg.get("marker", "")))
+    return out
 
 
 def _source(pkg: dict) -> str:

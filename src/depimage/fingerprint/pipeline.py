@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from depimage.build import dockerfile
+from depimage.fingerprint import dockerfile
 from depimage.fingerprint.hashing import DependencyHash, compute
 from depimage.fingerprint.installed import InstalledSet, export_installed
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.project.reader import Project
 from depimage.recipe.recipe import Recipe, build_recipe
 from depimage.fingerprint.scope import member_items, recipe_items

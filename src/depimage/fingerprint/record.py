@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from depimage import RECIPE_FORMAT
 from depimage.fingerprint.pipeline import Fingerprint
-from depimage.image.layering import locked_packages
+from depimage.fingerprint.installed import locked_packages
 
 INSTALLED_LABEL = "dev.depimage.installed"
 INPUTS_LABEL = "dev.depimage.inputs"

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from depimage.image.dockerignore import files_of, read_patterns
-from depimage.image.layout import APP_SITE, VENV, WORKDIR
+from depimage.layout import APP_SITE, VENV, WORKDIR
 from depimage.errors import DepimageError, InputError
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 from depimage.project.reader import Project, read_toml
 from depimage.fingerprint.installed import export_installed
 from depimage.project.names import normalize_name

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from depimage.sizes import human_size
 from depimage.errors import DepimageError, InputError, opt
+from depimage.fingerprint.pipeline import Fingerprint
 from depimage.oci.client import NotFound, Registry
 from depimage.oci.media import INDEXES, platform_name
 
@@ -217,3 +218,51 @@ class _Gunzip:
         else:
             out, self._buffer = self._buffer[:size], self._buffer[size:]
         return out
+
+
+def check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
+    """The base's Python against .python-version and the lock's requires-python, as the builder's `uv sync`
+    checks them, before anything is downloaded (X.Y bounds: the base's patch version is not read)."""
+    spec = prepared.installed.data.get("requires-python", "")
+    have = tuple(int(x) for x in bp.facts.python_version.split("."))
+    where = f"{bp.facts.python_version} ({bp.facts.python}, {bp.platform})"
+    for clause in (c.strip() for c in spec.split(",") if c.strip()):
+        found = re.match(r"^(>=|<=|>|<|==|~=)\s*(\d+)\.(\d+)", clause)
+        if not found:
+            continue
+        op, bound = found[1], (int(found[2]), int(found[3]))
+        ok = {">=": have >= bound, "~=": have >= bound, ">": have > bound or clause.count(".") > 1,
+              "<=": have <= bound, "<": have < bound, "==": have == bound}[op]
+        if not ok:
+            raise InputError(f"the base image's Python {where} is not one the project allows: requires-python {spec}",
+                             file=prepared.project.lock.path,
+                             hint=f"name a base image with a Python the project allows with {opt('base_image')}, "
+                                  f"e.g. python:{'.'.join(map(str, bound))}-slim")
+    pinned = prepared.project.extra_files.get(prepared.project.at_root(".python-version"), b"").decode()
+    request = pinned.splitlines()[0] if pinned else ""
+    wanted = python_request(request)
+    if wanted is not None and not _matches(wanted, have):
+        raise InputError(f"the base image's Python {where} is not the {request!r} that .python-version asks for; "
+                         "`uv sync` in that image finds no interpreter for it", file=prepared.project.root /
+                         ".python-version", line=1,
+                         hint=f"name a base image with Python {request} with {opt('base_image')} (the default base "
+                              "follows .python-version), or change .python-version")
+
+
+def python_request(request: str) -> tuple[int, ...] | str | None:
+    """What a .python-version line asks of a CPython: (X,) or (X, Y), "other" for another implementation, or
+    None where it asks nothing depimage can judge (a range, a path, an unknown form)."""
+    text = request.strip().lower()
+    implementation = re.match(r"^(cpython|cp|python|pypy|pp|graalpy|gp)[@-]?(?=\d|$)", text)
+    if implementation:
+        if implementation[1] not in ("cpython", "cp", "python"):
+            return "other"
+        text = text[implementation.end():]
+    found = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:[a-z]+\d*)?", text)
+    if not found:
+        return None
+    return (int(found[1]),) if found[2] is None else (int(found[1]), int(found[2]))
+
+
+def _matches(wanted: tuple[int, ...] | str, have: tuple[int, ...]) -> bool:
+    return wanted != "other" and have[:len(wanted)] == wanted

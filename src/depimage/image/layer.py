@@ -10,7 +10,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from depimage.image.layout import DIR_MODE, EXEC_MODE, FILE_MODE, FIXED_MTIME
+from depimage.layout import DIR_MODE, EXEC_MODE, FILE_MODE, FIXED_MTIME
 from depimage.oci.digest import sha256_digest
 
 

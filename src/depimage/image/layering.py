@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 
 from depimage.fingerprint.canonical import canonical_json
+from depimage.fingerprint.installed import Locked
 from depimage.image.staging import Target
 from depimage.project.names import normalize_name
 
@@ -28,34 +29,10 @@ BASE_ANNOTATION = "dev.depimage.base-digest"  # on the manifest (and index): the
 
 
 @dataclass(frozen=True)
-class Locked:
-    name: str  # normalized
-    version: str
-    files: tuple[str, ...]  # the locked files' hashes (or URLs, for files locked without one), sorted
-    wheel_size: int  # the largest locked wheel: how heavy the package is
-    has_wheel: bool
-    marker: str = ""  # where uv installs it (pywin32: sys_platform == 'win32'); "" everywhere
-
-
-@dataclass(frozen=True)
 class PlannedLayer:
     title: str  # for people: "numpy 2.1.0", or "group 7 (12 packages)"
     packages: tuple[Locked, ...]
     key: str
-
-
-def locked_packages(export: dict) -> list[Locked]:
-    """The packages of uv's pylock.toml export (parsed: InstalledSet.data), as the plan needs them."""
-    out = []
-    for pkg in export.get("packages", []):
-        wheels = pkg.get("wheels", [])
-        files = [f for f in wheels + ([pkg["sdist"]] if "sdist" in pkg else [])]
-        ids = sorted(next(iter(f.get("hashes", {}).values()), f.get("url", f.get("path", ""))) for f in files)
-        if "vcs" in pkg or "archive" in pkg or "directory" in pkg:
-            ids.append(canonical_json({k: pkg[k] for k in ("vcs", "archive", "directory") if k in pkg}).decode())
-        out.append(Locked(normalize_name(pkg["name"]), pkg.get("version", ""), tuple(ids),
-                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels), pkg.get("marker", "")))
-    return out
 
 
 def installed_for(packages: list[Locked], target: Target) -> list[Locked]:

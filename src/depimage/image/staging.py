@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from depimage.errors import DepimageError, uv_os_failure
-from depimage.image.layout import VENV
+from depimage.layout import VENV
 from depimage.project.names import normalize_name
 from depimage.project.uv import run_uv
 

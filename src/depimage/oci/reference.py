@@ -59,34 +59,39 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
-def check_reference(reference: str, what: str = "tag") -> str:
-    """A tag or digest as the OCI distribution spec allows it, else an InputError (before anything is sent)."""
+def check_reference(reference: str, field: str = "tag", within: str = "") -> str:
+    """A tag or digest as the OCI distribution spec allows it, else an InputError (before anything is sent).
+    field: the option it came from (errors.opt); within: what it was part of, for the message."""
     if is_digest(reference):
         if _DIGEST.match(reference) and (not reference.startswith("sha256:") or _SHA256.match(reference)):
             return reference
-        raise InputError(f"{what} {reference!r} is not a valid digest",
+        raise InputError(f"{opt(field)} {within}{reference!r} is not a valid digest",
                          hint="write sha256: and 64 lowercase hex digits")
-    return check_tag(reference, what)
+    return check_tag(reference, field, within)
 
 
-def check_tag(reference: str, what: str = "tag") -> str:
+def check_tag(reference: str, field: str = "tag", within: str = "") -> str:
     """A tag is 1 to 128 of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`."""
     if not _TAG.match(reference):
-        raise InputError(f"{opt(what)} {reference!r} is not a valid tag",
+        raise InputError(f"{opt(field)} {within}{reference!r} is not a valid tag",
                          hint="a tag is 1 to 128 letters, digits, _ . and -, and does not start with . or - "
                               "(e.g. 1.4.0, or the commit)")
     return reference
 
 
-def parse_image_ref(value: str, field: str) -> tuple[ImageName, str]:
-    """REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:... as (name, tag or digest)."""
+def parse_image_ref(value: str, field: str, default_tag: str | None = None) -> tuple[ImageName, str]:
+    """REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:... as (name, tag or digest); without either, default_tag
+    (a base image: `latest`, as docker reads it) or an InputError."""
     if "@" in value:
         name, _, reference = value.partition("@")
     else:
         slash = value.rfind("/")
         colon = value.rfind(":")
-        if colon <= slash:
+        if colon > slash:
+            name, reference = value[:colon], value[colon + 1:]
+        elif default_tag is not None:
+            name, reference = value, default_tag
+        else:
             raise InputError(f"{opt(field)} {value!r} names no tag or digest",
                              hint="give REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:...")
-        name, reference = value[:colon], value[colon + 1:]
-    return parse_image_name(name, field), check_reference(reference, f"{opt(field)} {value!r}:")
+    return parse_image_name(name, field), check_reference(reference, field, within=f"{value!r}: ")

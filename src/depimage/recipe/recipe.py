@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from depimage.errors import InputError, opt
-from depimage.image.layout import DIR_MODE, FILE_MODE, FIXED_MTIME
+from depimage.layout import DIR_MODE, FILE_MODE, FIXED_MTIME
 from depimage.project.names import normalize_name
 from depimage.recipe.masking import mask_requirements
 from depimage.project.reader import Project

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from depimage.image.options import ImageOptions, default_base_image, installed_uv_version
+from depimage.fingerprint.options import ImageOptions, default_base_image, installed_uv_version
 from depimage.oci.credentials import Credentials, resolve
 from depimage.oci.reference import ImageName
 

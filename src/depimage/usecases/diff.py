@@ -10,7 +10,7 @@ from pathlib import Path
 from depimage.errors import InputError
 from depimage.fingerprint.record import Changes, Record, compare, record_from_labels, record_of
 from depimage.oci.client import Registry
-from depimage.oci.layered import image_facts
+from depimage.image.depsimage import image_facts
 from depimage.oci.reference import parse_image_ref
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project

@@ -20,10 +20,10 @@ from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.record import compare, record_from_labels, record_of
 from depimage.image.layering import BASE_ANNOTATION
-from depimage.image.layout import LATEST
+from depimage.layout import LATEST
 from depimage.image.staging import NeedsBuilder
 from depimage.oci.client import Registry
-from depimage.oci.layered import image_facts
+from depimage.image.depsimage import image_facts
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project

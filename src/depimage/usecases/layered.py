@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from depimage.errors import DepimageError, InputError, opt
-from depimage.fingerprint.installed import stand_in_hashes
+from depimage.errors import DepimageError, opt
+from depimage.fingerprint.installed import Locked, locked_packages, stand_in_hashes
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.record import record_of
-from depimage.image.base import BasePlatform, inspect_base
+from depimage.image.base import BasePlatform, check_python, inspect_base
+from depimage.image.depsimage import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
 from depimage.image.layer import Layer, build_layer
-from depimage.image.layering import (
-    BASE_ANNOTATION,
-    Locked,
-    installed_for,
-    layer_key,
-    locked_packages,
-    plan_layers,
-)
-from depimage.image.layout import APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, LATEST, VENV, WORKDIR
+from depimage.image.layering import BASE_ANNOTATION, installed_for, layer_key, plan_layers
 from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
+from depimage.image.venv import uv_layer, venv_layer
+from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.oci.client import Registry, RegistryUnavailable
-from depimage.oci.layered import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
-from depimage.oci.reference import ImageName, parse_image_name
+from depimage.oci.reference import ImageName, parse_image_ref
 from depimage.project.uv import clean_env
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 
@@ -69,7 +62,7 @@ def route(prepared: Fingerprint, push: bool) -> Route:
 def base_registry(prepared: Fingerprint, image: ImageName, access: RegistryAccess) -> tuple[Registry, str]:
     """The base image's registry client (the target's credentials on the same host, else docker login's) and
     its reference."""
-    base_name, base_ref = _base_reference(prepared.options.base_image)
+    base_name, base_ref = parse_image_ref(prepared.options.base_image, "base_image", default_tag="latest")
     return Registry(base_name, access.credentials_beside(base_name, image), insecure=access.insecure,
                     attempts=2), base_ref
 
@@ -135,7 +128,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             env: dict[str, str], on_status: Callable[[str], None]) -> list[DepLayer]:
     """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed."""
     target = Target(bp.python_platform, bp.facts.python_version)
-    _check_python(prepared, bp)
+    check_python(prepared, bp)
     uv_version = prepared.options.uv_version
     plan = plan_layers(installed_for(locked, target), target)
     needed = [layer for layer in plan if layer.key not in known]
@@ -149,13 +142,13 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     work: list[tuple[str, Callable[[], Layer]]] = []
     if uv_key not in known:  # uv from the default index only: no private index may stand in for it
         uv_env = {k: v for k, v in env.items() if k != "UV_INDEX"}
-        work.append((uv_key, lambda: _uv_layer(uv_version, target, uv_env)))
+        work.append((uv_key, lambda: uv_layer(uv_version, target, uv_env)))
     for layer in needed:
         files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
         work.append((layer.key, lambda files=files: build_layer(files)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib packs outside the GIL
         made = dict(zip((key for key, _ in work), pool.map(lambda w: w[1](), work)))
-    venv = _venv_layer(bp, uv_version)
+    venv = venv_layer(bp, uv_version)
     order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
     out = []
     for key, title in order:
@@ -168,89 +161,6 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
         else:
             out.append(DepLayer(key, title, known[key]))
     return out
-
-
-def _check_python(prepared: Fingerprint, bp: BasePlatform) -> None:
-    """The base's Python against .python-version and the lock's requires-python, as the builder's `uv sync`
-    checks them, before anything is downloaded (X.Y bounds: the base's patch version is not read)."""
-    spec = prepared.installed.data.get("requires-python", "")
-    have = tuple(int(x) for x in bp.facts.python_version.split("."))
-    where = f"{bp.facts.python_version} ({bp.facts.python}, {bp.platform})"
-    for clause in (c.strip() for c in spec.split(",") if c.strip()):
-        found = re.match(r"^(>=|<=|>|<|==|~=)\s*(\d+)\.(\d+)", clause)
-        if not found:
-            continue
-        op, bound = found[1], (int(found[2]), int(found[3]))
-        ok = {">=": have >= bound, "~=": have >= bound, ">": have > bound or clause.count(".") > 1,
-              "<=": have <= bound, "<": have < bound, "==": have == bound}[op]
-        if not ok:
-            raise InputError(f"the base image's Python {where} is not one the project allows: requires-python {spec}",
-                             file=prepared.project.lock.path,
-                             hint=f"name a base image with a Python the project allows with {opt('base_image')}, "
-                                  f"e.g. python:{'.'.join(map(str, bound))}-slim")
-    pinned = prepared.project.extra_files.get(prepared.project.at_root(".python-version"), b"").decode()
-    request = pinned.splitlines()[0] if pinned else ""
-    wanted = python_request(request)
-    if wanted is not None and not _matches(wanted, have):
-        raise InputError(f"the base image's Python {where} is not the {request!r} that .python-version asks for; "
-                         "`uv sync` in that image finds no interpreter for it", file=prepared.project.root /
-                         ".python-version", line=1,
-                         hint=f"name a base image with Python {request} with {opt('base_image')} (the default base "
-                              "follows .python-version), or change .python-version")
-
-
-def python_request(request: str) -> tuple[int, ...] | str | None:
-    """What a .python-version line asks of a CPython: (X,) or (X, Y), "other" for another implementation, or
-    None where it asks nothing depimage can judge (a range, a path, an unknown form)."""
-    text = request.strip().lower()
-    implementation = re.match(r"^(cpython|cp|python|pypy|pp|graalpy|gp)[@-]?(?=\d|$)", text)
-    if implementation:
-        if implementation[1] not in ("cpython", "cp", "python"):
-            return "other"
-        text = text[implementation.end():]
-    found = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:[a-z]+\d*)?", text)
-    if not found:
-        return None
-    return (int(found[1]),) if found[2] is None else (int(found[1]), int(found[2]))
-
-
-def _matches(wanted: tuple[int, ...] | str, have: tuple[int, ...]) -> bool:
-    return wanted != "other" and have[:len(wanted)] == wanted
-
-
-def _venv_layer(bp: BasePlatform, uv_version: str) -> Layer:
-    """/opt/venv on the base's interpreter, with the .pth that puts `depimage app`'s layer on sys.path."""
-    python, version = bp.facts.python, bp.facts.python_version
-    venv = VENV.lstrip("/")
-    cfg = (f"home = {os.path.dirname(python)}\nimplementation = CPython\nuv = {uv_version}\n"
-           "include-system-site-packages = false\n")
-    site = f"{venv}/lib/python{version}/site-packages"
-    return build_layer({f"{venv}/pyvenv.cfg": (cfg.encode(), False),
-                        f"{site}/{APP_SITE_PTH}": (f"{APP_SITE}\n".encode(), False)},
-                       symlinks={f"{venv}/bin/python": python, f"{venv}/bin/python3": "python",
-                                 f"{venv}/bin/python{version}": "python", f"{venv}/lib64": "lib"},
-                       folders=(WORKDIR.lstrip("/"),))
-
-
-def _uv_layer(uv_version: str, target: Target, env: dict[str, str]) -> Layer:
-    """uv and uvx in /usr/local/bin, from the uv wheel for the image's platform, as the builder path copies them."""
-    dist = install("", target, env, extra_args=(f"uv=={uv_version}",))
-    binaries = {path.rsplit("/", 1)[1]: content for d in dist for path, (content, _) in d.files.items()
-                if path.startswith(f"{VENV.lstrip('/')}/bin/")}
-    missing = {"uv", "uvx"} - set(binaries)
-    if missing:
-        raise DepimageError(f"the uv {uv_version} wheel for {target.python_platform} has no {', '.join(missing)}")
-    return build_layer({f"usr/local/bin/{name}": (binaries[name], True) for name in ("uv", "uvx")})
-
-
-def _base_reference(base_image: str) -> tuple[ImageName, str]:
-    """REGISTRY/NAME[:TAG|@DIGEST] of the base, a missing tag read as latest, as docker reads it."""
-    if "@" in base_image:
-        name, _, reference = base_image.partition("@")
-    else:
-        slash, colon = base_image.rfind("/"), base_image.rfind(":")
-        name, reference = (base_image[:colon], base_image[colon + 1:]) if colon > slash else (base_image, "latest")
-    return parse_image_name(name, "base_image"), reference
 
 
 def _uv_env(prepared: Fingerprint, request_image: ImageRequest, host: Host) -> dict[str, str]:

@@ -24,8 +24,8 @@ from depimage.errors import InputError, line_of, opt
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import fingerprint
 from depimage.fingerprint.record import Record, compare, record_from_labels, record_of
-from depimage.image.layout import LATEST
-from depimage.image.options import ImageOptions, default_base_image
+from depimage.layout import LATEST
+from depimage.fingerprint.options import ImageOptions, default_base_image
 from depimage.project.reader import Project, read_project, repository_root
 from depimage.recipe.recipe import Recipe, build_recipe
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, image_options
@@ -190,7 +190,7 @@ def _check_all(targets: list[Target], access: RegistryAccess, tag_prefix: str) -
 def _since_latest(registry, tag_prefix: str, target: Target) -> dict | None:
     """What moved since the newest image of the target's repository (base digests aside: plan does not read
     the base); None when there is none with a record."""
-    from depimage.oci.layered import image_facts
+    from depimage.image.depsimage import image_facts
 
     if target.record is None or registry.manifest_digest(tag_prefix + LATEST) is None:
         return None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shlex
 
 from depimage import RECIPE_FORMAT
-from depimage.image.layout import (APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, REVISION_LABEL, SOURCE_LABEL,
+from depimage.layout import (APP_SITE, APP_SITE_LABEL, APP_SITE_PTH, HASH_LABEL, REVISION_LABEL, SOURCE_LABEL,
                                    VENV, WORKDIR)
-from depimage.image.options import ImageOptions
+from depimage.fingerprint.options import ImageOptions
 
 RECIPE_MOUNT = "/opt/depimage/recipe"
 LABEL_ARGS = ("DEPIMAGE_HASH", "DEPIMAGE_SOURCE", "DEPIMAGE_REVISION")

@@ -1,0 +1,135 @@
+"""Writing images to a registry as go-containerregistry's mutate.Append and remote.Write do, for any image made
+over another (the dependency image over its base, the application image over the dependency image): the
+base's layers referenced (already there, mounted from its repository, or copied from another registry), the
+new layers pushed where the registry lacks them, a config, one manifest a platform and, for several, an index:
+the tag last, so a failure leaves no tag on a half-made image. Nothing is sent twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from depimage.errors import DepimageError
+from depimage.oci.media import LAYER_TYPE, OCI_CONFIG, OCI_MANIFEST
+from depimage.oci.model import Config, Descriptor, Index, Manifest, digest_of
+from depimage.oci.read import Image, Repository
+from depimage.sizes import human_size
+
+
+@dataclass(frozen=True)
+class Addition:
+    """A layer to append: how the manifest lists it, its diff_id for the config, its history entry, and its
+    bytes when this run made it (None: it must be in the target already)."""
+
+    descriptor: Descriptor
+    diff_id: str
+    history: dict
+    title: str  # for people: "numpy 2.1.0", "the application"
+    blob: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """One platform's new image, ready to write: its manifest, config bytes, and what it adds."""
+
+    base: Image
+    manifest: Manifest
+    config: bytes
+    additions: tuple[Addition, ...]
+
+
+def append(base: Image, additions: list[Addition], config: Config, *, media_type: str = "",
+           annotations: dict[str, str] | None = None) -> Appended:
+    """base + additions as a new image (mutate.Append), its manifest of media_type (default: the base's kind;
+    the base's gzip layers are listed in that kind), the new config, annotations on the manifest."""
+    media_type = media_type or base.manifest.media_type
+    layer_type = LAYER_TYPE.get(media_type, LAYER_TYPE[OCI_MANIFEST])
+    base_layers = tuple(d.as_type(layer_type) if d.media_type in LAYER_TYPE.values() else d
+                        for d in base.manifest.layers)
+    config_bytes = config.to_bytes()
+    same_kind = media_type == base.manifest.media_type
+    config_descriptor = Descriptor(base.manifest.config.media_type if same_kind else OCI_CONFIG,
+                                   digest_of(config_bytes), len(config_bytes),
+                                   rest=base.manifest.config.rest if same_kind else {})
+    manifest = Manifest(media_type, config_descriptor, base_layers + tuple(a.descriptor for a in additions),
+                        annotations or {})
+    return Appended(base, manifest, config_bytes, tuple(additions))
+
+
+@dataclass
+class Written:
+    digest: str = ""  # of the manifest, or of the index for several platforms
+    uploaded: int = 0  # bytes sent to the registry
+    pushed: list[str] = field(default_factory=list)  # titles of the layers that were sent
+
+
+@dataclass
+class Writer:
+    """Writes images to one repository (remote.Write): every blob present before the manifest that names it."""
+
+    target: Repository
+    on_status: Callable[[str], None] = lambda msg: None
+    done: Written = field(default_factory=Written)
+
+    def write(self, tag: str, images: list[Appended], source: Repository, *, index_type: str = "",
+              annotations: dict[str, str] | None = None, label_platforms: bool = False) -> Written:
+        """Every image's blobs and manifest, then the tag: on the manifest for one image, on an index (of
+        index_type, with annotations) over them for several. source: the repository the bases' blobs are in."""
+        descriptors = []
+        for image in images:
+            body = self._image(image, source, image.base.platform.name + ": " if label_platforms else "")
+            if len(images) == 1 and not index_type:
+                self.done.digest = self.put_last(tag, body, image.manifest.media_type)
+                return self.done
+            digest = digest_of(body)
+            if self.target.manifest_digest(digest) is None:
+                self.target.put_manifest(digest, body, image.manifest.media_type)
+                self.done.uploaded += len(body)
+            descriptors.append(Descriptor(image.manifest.media_type, digest, len(body), platform=image.base.platform))
+        index = Index(index_type, tuple(descriptors), annotations or {})
+        self.done.digest = self.put_last(tag, index.to_bytes(), index_type)
+        return self.done
+
+    def _image(self, image: Appended, source: Repository, prefix: str) -> bytes:
+        for layer in image.base.manifest.layers:
+            self.have_blob(source, layer.digest, layer.size)
+        for addition in image.additions:
+            if self.target.has_blob(addition.descriptor.digest):
+                continue
+            if addition.blob is None:
+                raise DepimageError(f"the layer of {addition.title} ({addition.descriptor.digest}) is not in the "
+                                  "repository, and this run did not make it")
+            self.on_status(f"{prefix}pushing the layer of {addition.title} ({human_size(addition.descriptor.size)})")
+            self.target.push_blob(addition.blob, addition.descriptor.digest)
+            self.done.uploaded += addition.descriptor.size
+            self.done.pushed.append(addition.title)
+        config_digest = image.manifest.config.digest
+        if not self.target.has_blob(config_digest):
+            self.target.push_blob(image.config, config_digest)
+            self.done.uploaded += len(image.config)
+        return image.manifest.to_bytes()
+
+    def have_blob(self, source: Repository, digest: str, size: int) -> None:
+        """A blob of source, present in the target without passing through here where the registry allows:
+        already there, or mounted. Else (another registry) copied, and said so."""
+        same_host = self.target.image.host == source.image.host
+        if same_host and self.target.image.repository == source.image.repository:
+            return
+        if self.target.has_blob(digest):
+            return
+        if same_host and self.target.mount_blob(digest, source.image.repository):
+            return
+        self.on_status(f"copying layer {digest[:19]} ({human_size(size)}) from {source.image.name}: "
+                       "the registry did not mount it")
+        self.target.push_blob(source.get_blob(digest), digest)
+        self.done.uploaded += size
+
+    def put_last(self, tag: str, body: bytes, media_type: str) -> str:
+        """The tag, last of all: nothing is put when it already names these very bytes."""
+        digest = digest_of(body)
+        if self.target.manifest_digest(tag) != digest:
+            self.target.put_manifest(tag, body, media_type)
+            self.done.uploaded += len(body)
+        return digest
+
+
