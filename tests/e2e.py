@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import requests
 
@@ -22,12 +23,53 @@ def ensure(project, sandbox, uv_image, image, *extra, env=None, check=True, inpu
     return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
 
 
+ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+          "application/vnd.docker.distribution.manifest.v2+json, "
+          "application/vnd.docker.distribution.manifest.list.v2+json")
+APP_MAIN = "def main() -> None:\n    import six\n    print('shop runs with', six.__name__)\n"
+
+
+def registry_get(registry: str, repository: str, kind: str, reference: str, auth=None,
+                 accept: str = ACCEPT) -> requests.Response:
+    """The one way the tests read a registry: GET /v2/REPOSITORY/{manifests|blobs|tags}/REFERENCE over plain http."""
+    return requests.get(f"http://{registry}/v2/{repository}/{kind}/{reference}", headers={"Accept": accept},
+                        auth=auth, timeout=60)
+
+
+def get_json(registry: str, repository: str, reference: str, auth=None) -> dict:
+    """A manifest or index, parsed."""
+    r = registry_get(registry, repository, "manifests", reference, auth)
+    r.raise_for_status()
+    return r.json()
+
+
+def blob(registry: str, repository: str, digest: str, auth=None) -> bytes:
+    r = registry_get(registry, repository, "blobs", digest, auth)
+    r.raise_for_status()
+    return r.content
+
+
 def registry_tags(registry: str, repository: str, auth=None) -> list[str]:
-    r = requests.get(f"http://{registry}/v2/{repository}/tags/list", auth=auth, timeout=10)
+    r = registry_get(registry, repository, "tags", "list", auth)
     if r.status_code == 404:
         return []
     r.raise_for_status()
     return r.json().get("tags") or []
+
+
+def app_cmd(project, sandbox, uv_image, image, tag, *extra, check=True, env=None, input=None):
+    """`depimage app --output json` on the builder path, the sandbox's base and uv images."""
+    proc = depimage("app", str(project), "--image", image, "--tag", tag, "--base-image",
+                    sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--uv-version", UV_VERSION, "--uv-image", uv_image,
+                    "--network", "host", "--no-dev", "--output", "json", "--builder", "docker", *extra, check=check,
+                    env=env, input=input)
+    return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
+
+
+def blob_reads(proxy) -> list[str]:
+    """The blobs a recording proxy (faultproxy.FaultProxy) saw downloaded."""
+    return [path.split("/blobs/")[1].split("?")[0] for method, path, _ in proxy.log
+            if method == "GET" and "/blobs/sha256:" in path]
 
 
 def docker(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
@@ -59,9 +101,6 @@ def synthetic_image(registry: str, repository: str, tag: str, files: dict[str, b
     return client.put_manifest(tag, manifest, "application/vnd.oci.image.manifest.v1+json")
 
 
-b"Package: libc6\nStatus: install ok installed\nArchitecture: arm64\nVersion: 2.36-9+deb12u7\n\n"
-
-
 DEBIAN_LIBC = b"Package: libc6\nStatus: install ok installed\nArchitecture: arm64\nVersion: 2.36-9+deb12u7\n\n"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -75,7 +114,7 @@ def multiplatform_base(registry: str, repository: str, amd64_from: str = "base/p
     source, _, tag = amd64_from.partition(":")
     accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
                         "application/vnd.oci.image.manifest.v1+json"}
-    amd64_bytes = requests.get(f"http://{registry}/v2/{source}/manifests/{tag}", headers=accept, timeout=10).content
+    amd64_bytes = registry_get(registry, source, "manifests", tag, accept=accept["Accept"]).content
     amd64 = json.loads(amd64_bytes)
     for item in amd64["layers"] + [amd64["config"]]:
         requests.post(f"http://{registry}/v2/{repository}/blobs/uploads/?mount={item['digest']}&from={source}",
@@ -84,8 +123,7 @@ def multiplatform_base(registry: str, repository: str, amd64_from: str = "base/p
                  headers={"Content-Type": amd64["mediaType"]}, timeout=10).raise_for_status()
     arm64 = synthetic_image(registry, repository, "arm64", {"usr/bin/python3.11": b"\x7fELF stand-in",
                                                             "var/lib/dpkg/status": DEBIAN_LIBC}, "arm64")
-    arm64_size = len(requests.get(f"http://{registry}/v2/{repository}/manifests/{arm64}",
-                                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10).content)
+    arm64_size = len(registry_get(registry, repository, "manifests", arm64, accept={"Accept": "application/vnd.oci.image.manifest.v1+json"}["Accept"]).content)
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         {"mediaType": amd64["mediaType"], "digest": "sha256:" + hashlib.sha256(amd64_bytes).hexdigest(),
          "size": len(amd64_bytes), "platform": {"os": "linux", "architecture": "amd64"}},
@@ -94,3 +132,15 @@ def multiplatform_base(registry: str, repository: str, amd64_from: str = "base/p
     requests.put(f"http://{registry}/v2/{repository}/manifests/multi", data=json.dumps(index),
                  headers={"Content-Type": OCI_INDEX}, timeout=10).raise_for_status()
     return f"{registry}/{repository}:multi"
+
+
+def fresh(tmp_path: Path, name: str) -> dict[str, str]:
+    """A fresh runner's caches: an empty uv cache and an empty depimage cache."""
+    return {"UV_CACHE_DIR": str(tmp_path / name / "uv-cache"), "XDG_CACHE_HOME": str(tmp_path / name / "xdg")}
+
+
+def layered(project: Path, base: str, image: str, *extra: str, env: dict | None = None, check: bool = True):
+    """`depimage ensure` on the default (auto) path, with a base image in a registry."""
+    proc = depimage("ensure", str(project), "--image", image, "--base-image", base, "--uv-version", UV_VERSION,
+                    "--no-dev", "--output", "json", *extra, env=env, check=check)
+    return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc

@@ -10,33 +10,15 @@ import json
 import pytest
 import requests
 
-from e2e import UV_VERSION, docker, ensure, registry_tags
+from e2e import APP_MAIN, app_cmd, blob_reads, docker, ensure, get_json, registry_get, registry_tags
 from faultproxy import FaultProxy
-from helpers import depimage, make_compiled, uv
+from helpers import make_compiled, uv
 
 pytestmark = pytest.mark.e2e
 
-APP_MAIN = "def main() -> None:\n    import six\n    print('shop runs with', six.__name__)\n"
-
-
-def app_cmd(project, sandbox, uv_image, image, tag, *extra, check=True, env=None, input=None):
-    proc = depimage("app", str(project), "--image", image, "--tag", tag, "--base-image",
-                    sandbox["DEPIMAGE_TEST_BASE_IMAGE"], "--uv-version", UV_VERSION, "--uv-image", uv_image,
-                    "--network", "host", "--no-dev", "--output", "json", "--builder", "docker", *extra, check=check,
-                    env=env, input=input)
-    return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
-
-
 def deps_layers(registry: str, repository: str, tag: str) -> set[str]:
-    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
-    manifest = requests.get(f"http://{registry}/v2/{repository}/manifests/{tag}", headers={"Accept": accept},
-                            timeout=10).json()
+    manifest = get_json(registry, repository, tag)
     return {layer["digest"] for layer in manifest["layers"]}
-
-
-def blob_reads(proxy: FaultProxy) -> list[str]:
-    return [path.split("/blobs/")[1].split("?")[0] for method, path, _ in proxy.log
-            if method == "GET" and "/blobs/sha256:" in path]
 
 
 def test_app_image_runs_without_reading_a_dependency_layer(app, sandbox, uv_image, run_id):
@@ -116,8 +98,8 @@ def test_multi_platform_dependency_image_gives_a_multi_platform_app(app, sandbox
     (app / "src/shop/__init__.py").write_text(APP_MAIN)
     repository = f"e2e/multi-{run_id}"
     deps, _ = ensure(app, sandbox, uv_image, f"{registry}/{repository}", "--no-dev")
-    manifest = requests.get(f"http://{registry}/v2/{repository}/manifests/{deps['digest']}",
-                            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
+    manifest = registry_get(registry, repository, "manifests", deps["digest"],
+                            accept="application/vnd.docker.distribution.manifest.v2+json")
     entry = {"mediaType": manifest.headers["Content-Type"], "digest": deps["digest"], "size": len(manifest.content)}
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
         {**entry, "platform": {"os": "linux", "architecture": "amd64"}},
@@ -130,8 +112,7 @@ def test_multi_platform_dependency_image_gives_a_multi_platform_app(app, sandbox
                            "--deps-image", f"{registry}/{repository}:index")
     assert result is not None, proc.stderr
     assert result["platforms"] == ["linux/amd64", "linux/arm64"]
-    made = requests.get(f"http://{registry}/v2/{repository}/manifests/multi",
-                        headers={"Accept": index["mediaType"]}, timeout=10)
+    made = registry_get(registry, repository, "manifests", "multi", accept=index["mediaType"])
     assert "sha256:" + hashlib.sha256(made.content).hexdigest() == result["digest"]
     assert [m["platform"]["architecture"] for m in made.json()["manifests"]] == ["amd64", "arm64"]
     out = docker("run", "--rm", "--network=none", f"{registry}/{repository}:multi").stdout.strip()

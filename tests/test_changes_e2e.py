@@ -9,11 +9,10 @@ import re
 
 import pytest
 
-from e2e import UV_VERSION, docker
+from e2e import UV_VERSION, docker, fresh, get_json, layered, registry_get
 from faultproxy import FaultProxy
 from helpers import cli, copy, uv
 from realworld import checkout
-from test_layered_e2e import fresh, get_json, layered
 
 pytestmark = pytest.mark.e2e
 
@@ -102,7 +101,7 @@ def test_a_new_base_under_the_same_tag_is_a_rebase_not_a_reinstall(app, sandbox,
         manifest = get_json(registry, repository, first["tag"])
         assert [layer["digest"] for layer in manifest["layers"][:len(new_base["layers"])]] == \
             [layer["digest"] for layer in new_base["layers"]]
-        assert requests_get(registry, repository, first["digest"]).status_code == 200  # the old one stays by digest
+        assert registry_get(registry, repository, "manifests", first["digest"]).status_code == 200  # the old one stays by digest
         again, proc = layered(app, base, target)
         assert again["cache_hit"], proc.stderr
         still, proc = layered(app, base, target, "--base-digest", "pin")
@@ -111,10 +110,3 @@ def test_a_new_base_under_the_same_tag_is_a_rebase_not_a_reinstall(app, sandbox,
     docker("pull", "-q", ref)
     out = docker("run", "--rm", "--network", "none", ref, "sh", "-c", "cat /etc/security-fix && python -c 'import six'")
     assert out.stdout.strip() == "fixed"
-
-
-def requests_get(registry: str, repository: str, reference: str):
-    import requests
-
-    return requests.get(f"http://{registry}/v2/{repository}/manifests/{reference}",
-                        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10)

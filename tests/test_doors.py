@@ -103,3 +103,33 @@ def test_a_bad_boolean_names_its_input():
 
     with pytest.raises(InputError, match="all-extras"):
         action.read_inputs({"INPUT_ALL-EXTRAS": "sure"})
+
+
+SAME_RUNTIME = [
+    (["--command", "api --port 8000"], {"INPUT_COMMAND": "api --port 8000"}),
+    (["--command", '["api", "--port", "8000"]'], {"INPUT_COMMAND": '["api", "--port", "8000"]'}),
+    (["--command", '["api"]'], {"INPUT_COMMAND": "api"}),
+    (["--entrypoint", "[]"], {"INPUT_ENTRYPOINT": "[]"}),
+    (["--entrypoint", "tini --"], {"INPUT_ENTRYPOINT": '["tini", "--"]'}),
+    (["--workdir", "/srv", "--user", "1000:1000"], {"INPUT_WORKDIR": "/srv", "INPUT_USER": "1000:1000"}),
+    (["--env", "A=1", "--env", "B=x=y"], {"INPUT_ENV": "A=1\nB=x=y\n"}),
+    (["--port", "8000", "--port", "53/udp"], {"INPUT_PORTS": "8000, 53/udp"}),
+    (["--label", "a=b"], {"INPUT_LABELS": "a=b"}),
+    (["--include", "config/*.yaml"], {"INPUT_INCLUDE": "config/*.yaml"}),
+]
+
+
+@pytest.mark.parametrize("argv, env", SAME_RUNTIME, ids=[" ".join(a)[:40] for a, _ in SAME_RUNTIME])
+def test_same_runtime_choice_same_request(argv, env):
+    """Every runtime option of `app` through both doors: a JSON command, words, and `[]` for no entrypoint."""
+    from depimage.doors.cli import runtime_options
+
+    args = build_parser().parse_args(["app", "--image", "r.io/x", "--tag", "1", *argv])
+    assert runtime_options(args) == action.read_inputs(env).runtime != action.read_inputs({}).runtime
+
+
+def test_an_empty_cli_entrypoint_clears_as_the_json_list_does():
+    from depimage.doors.cli import runtime_options
+
+    empty = runtime_options(build_parser().parse_args(["app", "--image", "r.io/x", "--tag", "1", "--entrypoint", ""]))
+    assert empty.entrypoint == () == action.read_inputs({"INPUT_ENTRYPOINT": "[]"}).runtime.entrypoint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from depimage.fingerprint.hashing import TAG_HEX, compute
 from depimage.fingerprint.installed import stand_in_hashes
 from depimage.fingerprint.options import ImageOptions
@@ -31,9 +33,15 @@ def test_stand_in_hashes_only_where_a_file_has_none():
     patched = stand_in_hashes(lock)
     assert patched.count("hash = ") == 3 and 'hash = "sha256:11"' in patched
     assert stand_in_hashes(patched) is None  # nothing left without a hash
-    moved = stand_in_hashes(lock.replace("size = 7", "size = 8"))
-    assert moved != patched  # the size is part of what the stand-in says
-    assert stand_in_hashes(lock.replace("hash", "x")) != patched  # a file that loses its hash: a new stand-in
+    def stand_in(text: str, file: str) -> str:
+        return re.search(rf'{re.escape(file)}", hash = "(sha256:[0-9a-f]+)"', text)[1]
+
+    wheel = "a-1-py3-none-any.whl"
+    # the size is part of what the stand-in says: the same file at another size has another stand-in
+    assert stand_in(stand_in_hashes(lock.replace("size = 7", "size = 8")), wheel) != stand_in(patched, wheel)
+    assert stand_in(stand_in_hashes(lock.replace("/a-1-py3", "/b/a-1-py3")), "b/" + wheel) != stand_in(patched, wheel)
+    # a file that loses its hash gets a stand-in, not the hash it had
+    assert stand_in(stand_in_hashes(lock.replace('hash = "sha256:11", ', "")), "a-1.tar.gz") != "sha256:11"
     # a git or URL source's `sdist = { hash = ... }` has no location: it does not stand for a hashless file's hash
     git = 'sdist = { hash = "sha256:22" }\nwheels = [\n    { url = "https://x/b-1-py3-none-any.whl", size = 3 },\n]\n'
     assert stand_in_hashes(git) is not None

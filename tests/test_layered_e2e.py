@@ -17,9 +17,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import requests
 
-from e2e import UV_VERSION, docker, multiplatform_base, registry_tags, synthetic_image
+from e2e import UV_VERSION, blob, docker, fresh, get_json, layered, multiplatform_base, registry_tags, synthetic_image
 from faultproxy import FaultProxy
 from helpers import REPO, copy, depimage, make_app, uv
 from pyindex import PACKAGE, build_wheel, serve, use_private_index
@@ -36,22 +35,6 @@ for d in md.distributions():
     out[d.metadata["Name"].lower()] = [d.version, files]
 print(json.dumps(out, sort_keys=True))
 '''
-ACCEPT = {"Accept": "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-                    "application/vnd.docker.distribution.manifest.v2+json"}
-
-
-def fresh(tmp_path: Path, name: str) -> dict[str, str]:
-    """A fresh runner's caches: an empty uv cache and an empty depimage cache."""
-    return {"UV_CACHE_DIR": str(tmp_path / name / "uv-cache"), "XDG_CACHE_HOME": str(tmp_path / name / "xdg")}
-
-
-def layered(project: Path, base: str, image: str, *extra: str, env: dict | None = None, check: bool = True):
-    """`depimage ensure` on the default (auto) path, with a base image in a registry."""
-    proc = depimage("ensure", str(project), "--image", image, "--base-image", base, "--uv-version", UV_VERSION,
-                    "--no-dev", "--output", "json", *extra, env=env, check=check)
-    return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc
-
-
 def builder(project: Path, sandbox, uv_image: str, image: str) -> dict:
     proc = depimage("ensure", str(project), "--image", image, "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"],
                     "--uv-version", UV_VERSION, "--uv-image", uv_image, "--network", "host", "--no-dev",
@@ -65,18 +48,6 @@ def installed(ref: str, tmp_path: Path) -> dict:
     docker("pull", "-q", ref)
     return json.loads(docker("run", "--rm", "--network", "none", "-v", f"{script}:/d.py:ro", ref, "python",
                              "/d.py").stdout)
-
-
-def get_json(registry: str, repository: str, reference: str, auth=None) -> dict:
-    r = requests.get(f"http://{registry}/v2/{repository}/manifests/{reference}", headers=ACCEPT, auth=auth, timeout=10)
-    r.raise_for_status()
-    return r.json()
-
-
-def blob(registry: str, repository: str, digest: str, auth=None) -> bytes:
-    r = requests.get(f"http://{registry}/v2/{repository}/blobs/{digest}", auth=auth, timeout=60)
-    r.raise_for_status()
-    return r.content
 
 
 def layer_titles(registry: str, repository: str, reference: str) -> dict[str, str]:

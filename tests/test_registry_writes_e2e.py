@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from e2e import ensure, registry_tags
+from e2e import APP_MAIN, app_cmd, ensure, registry_tags
 from faultproxy import FaultProxy
-from test_app_e2e import APP_MAIN, app_cmd
 
 pytestmark = pytest.mark.e2e
 

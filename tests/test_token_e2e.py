@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from e2e import docker, ensure
+from e2e import APP_MAIN, app_cmd, blob_reads, docker, ensure
 from faultproxy import FaultProxy
-from test_app_e2e import APP_MAIN, app_cmd, blob_reads
 
 pytestmark = pytest.mark.e2e
 

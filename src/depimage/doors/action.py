@@ -14,11 +14,11 @@ from typing import Callable, Mapping
 
 from depimage import __version__
 from depimage.doors import actions_protocol as workflow
-from depimage.doors.inputs import docker_config_dir, host_from, pairs
+from depimage.doors.inputs import command_words, docker_config_dir, host_from, pairs
 from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.options import ImageOptions
-from depimage.image.runconfig import Runtime, port, words
+from depimage.image.runconfig import Runtime, port
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, Secret
 
 MODES = ("ensure", "hash", "plan", "app")
@@ -76,8 +76,9 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env))
-    runtime = Runtime(command=words(get("command"), "input command") if get("command") else None,
-                      entrypoint=words(get("entrypoint"), "input entrypoint") if get("entrypoint") else None,
+    # An input left empty is not given (GitHub cannot tell the two apart): `[]` clears the base's entrypoint.
+    runtime = Runtime(command=command_words(get("command") or None, "input command"),
+                      entrypoint=command_words(get("entrypoint") or None, "input entrypoint"),
                       workdir=get("workdir") or None, user=get("user") or None, env=pairs(lines("env"), "input env"),
                       ports=tuple(port(p) for p in listed("ports")), labels=pairs(lines("labels"), "input labels"),
                       include=tuple(listed("include")))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from depimage import __version__
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.doors.inputs import docker_config_dir, host_from, pairs, secret_from_spec
+from depimage.doors.inputs import command_words, docker_config_dir, host_from, pairs, secret_from_spec
 from depimage.fingerprint.options import ImageOptions
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to ensure the dependency image (default: --image itself, tagged deps-<hash>)")
     g = p.add_argument_group("the image's runtime settings (over [tool.depimage.app])")
     g.add_argument("--command", dest="cmd", metavar="CMD", help='CMD, as a shell would split it, or a JSON list')
-    g.add_argument("--entrypoint", metavar="CMD", help="ENTRYPOINT, likewise ('' clears the base image's)")
+    g.add_argument("--entrypoint", metavar="CMD", help="ENTRYPOINT, likewise ('' or [] clears the base image's)")
     g.add_argument("--workdir", metavar="DIR", help="working folder (default: /app)")
     g.add_argument("--user", metavar="USER[:GROUP]", help="user to run as")
     g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="environment (repeatable)")
@@ -351,19 +351,9 @@ def cmd_plan(args: argparse.Namespace, host: Host) -> int:
 
 def runtime_options(args: argparse.Namespace) -> "Runtime":
     """The runtime settings given on the command line."""
-    from depimage.image.runconfig import Runtime, port, words
+    from depimage.image.runconfig import Runtime, port
 
-    def command(value: str | None, what: str) -> tuple[str, ...] | None:
-        if value is None:
-            return None
-        if value.strip().startswith("["):
-            try:
-                return words(json.loads(value), what)
-            except ValueError:
-                raise InputError(f"{what} {value!r} is not a JSON list of strings") from None
-        return words(value, what)
-
-    return Runtime(command=command(args.cmd, "--command"), entrypoint=command(args.entrypoint, "--entrypoint"),
+    return Runtime(command=command_words(args.cmd, "--command"), entrypoint=command_words(args.entrypoint, "--entrypoint"),
                    workdir=args.workdir, user=args.user, env=pairs(args.env, "--env"),
                    ports=tuple(port(p) for p in args.port), labels=pairs(args.label, "--label"),
                    include=tuple(args.include))

@@ -3,11 +3,13 @@ own flag or input in the `what` it passes, so an error says what the user wrote.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Mapping
 
 from depimage.errors import InputError
+from depimage.image.runconfig import words
 from depimage.usecases.common import Host, Secret
 
 
@@ -20,6 +22,20 @@ def pairs(items: list[str], what: str) -> tuple[tuple[str, str], ...]:
             raise InputError(f"{what} {item!r} is not NAME=VALUE")
         out.append((name, value))
     return tuple(out)
+
+
+def command_words(value: str | None, what: str) -> tuple[str, ...] | None:
+    """A command or entrypoint as both doors take it: a JSON list (`["api", "--port", "8000"]`, `[]` to clear the
+    base's), or words split as a shell would. None (not given) stays None."""
+    if value is None:
+        return None
+    if value.strip().startswith("["):
+        try:
+            return words(json.loads(value), what)
+        except ValueError:
+            raise InputError(f"{what} {value!r} is not a JSON list of strings",
+                             hint='write ["api", "--port", "8000"], [] for none, or words as a shell splits them') from None
+    return words(value, what)
 
 
 def secret_from_spec(spec: str, env: Mapping[str, str], *, need_value: bool, what: str) -> Secret:
