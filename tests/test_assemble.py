@@ -14,48 +14,7 @@ from depimage.image.runconfig import Runtime
 from depimage.image.appimage import Assembly, assemble
 from depimage.oci.digest import sha256_digest
 from depimage.oci.media import OCI_LAYER, OCI_MANIFEST
-from depimage.oci.reference import parse_image_name
-
-
-class MemoryRegistry:
-    """One repository's blobs and manifests in a dict; every call logged."""
-
-    def __init__(self, name: str, blobs: dict | None = None) -> None:
-        self.image = parse_image_name(name)
-        self.blobs: dict[str, bytes] = blobs if blobs is not None else {}
-        self.manifests: dict[str, tuple[bytes, str]] = {}
-        self.log: list[tuple[str, str]] = []
-
-    def get_manifest(self, reference):
-        self.log.append(("get_manifest", reference))
-        body, media_type = self.manifests[reference]
-        return body, media_type, sha256_digest(body)
-
-    def manifest_digest(self, reference):
-        found = self.manifests.get(reference)
-        return sha256_digest(found[0]) if found else None
-
-    def get_blob(self, digest):
-        self.log.append(("get_blob", digest))
-        return self.blobs[digest]
-
-    def has_blob(self, digest):
-        return digest in self.blobs
-
-    def mount_blob(self, digest, from_repository):
-        self.log.append(("mount", digest))
-        return digest in self.blobs
-
-    def push_blob(self, data, digest):
-        assert sha256_digest(data) == digest
-        self.log.append(("push_blob", digest))
-        self.blobs[digest] = data
-
-    def put_manifest(self, reference, body, media_type):
-        self.log.append(("put_manifest", reference))
-        self.manifests[reference] = (body, media_type)
-        self.manifests[sha256_digest(body)] = (body, media_type)
-        return sha256_digest(body)
+from memregistry import MemoryRegistry
 
 
 def deps_image(registry: MemoryRegistry, labels: dict) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from depimage.errors import InputError
-from depimage.fingerprint.record import Changes, Record, compare, record_from_labels, record_of
+from depimage.fingerprint.record import Changes, Record, compare, record_of
 from depimage.oci.client import Registry
-from depimage.image.depsimage import image_facts
+from depimage.usecases.records import record_at
 from depimage.oci.reference import parse_image_ref
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
@@ -39,7 +39,7 @@ def _record(side: str, request: DiffRequest, host: Host) -> Record:
                          "(REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST)",
                          hint="name two project folders, two images, or one of each") from None
     registry = Registry(name, request.registry.credentials(name), insecure=request.registry.insecure)
-    record = record_from_labels(image_facts(registry, reference)[1])
+    record = record_at(registry, reference)
     if record is None:
         raise InputError(f"{side} carries no record of what it installs",
                          hint="it was made by another tool or an older depimage; compare project folders instead")

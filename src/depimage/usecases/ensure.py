@@ -18,7 +18,7 @@ from depimage.build.buildx import BuildError, BuildRequest, build, local_image_i
 from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import Fingerprint
-from depimage.fingerprint.record import compare, record_from_labels, record_of
+from depimage.fingerprint.record import compare, record_of
 from depimage.image.layering import BASE_ANNOTATION
 from depimage.layout import LATEST
 from depimage.image.staging import NeedsBuilder
@@ -27,6 +27,7 @@ from depimage.image.depsimage import image_facts
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
+from depimage.usecases.records import latest_record, record_at
 from depimage.usecases.layered import (
     base_digest_now,
     ensure_layered,
@@ -184,7 +185,7 @@ def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: Imag
     annotations, _ = image_facts(registry, tag, labels=False)
     recorded = annotations.get(BASE_ANNOTATION, "")
     if BASE_ANNOTATION not in annotations:  # an image of the builder path: its record is in the config
-        record = record_from_labels(image_facts(registry, tag)[1])
+        record = record_at(registry, tag)
         recorded = record.inputs.get("base-digest", "") if record else ""
     if not recorded:
         return None
@@ -199,10 +200,7 @@ def _changes_since_latest(registry: Registry, image: ImageName, tag_prefix: str,
     """What moved since the newest image of the repository, said a line each; None when there is none to
     compare with (the first image, or one made before records)."""
     latest = tag_prefix + LATEST
-    if registry.manifest_digest(latest) is None:
-        return None
-    annotations, labels = image_facts(registry, latest)
-    old = record_from_labels(labels)
+    old = latest_record(registry, tag_prefix)
     if old is None:
         return None
     new = record_of(prepared, base_digest_now(prepared, image, access) if old.inputs.get("base-digest") else "")

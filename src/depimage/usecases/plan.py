@@ -23,8 +23,7 @@ from pathlib import Path
 from depimage.errors import InputError, line_of, opt
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import fingerprint
-from depimage.fingerprint.record import Record, compare, record_from_labels, record_of
-from depimage.layout import LATEST
+from depimage.fingerprint.record import Record, compare, record_of
 from depimage.fingerprint.options import ImageOptions, default_base_image
 from depimage.project.reader import Project, read_project, repository_root
 from depimage.recipe.recipe import Recipe, build_recipe
@@ -190,11 +189,11 @@ def _check_all(targets: list[Target], access: RegistryAccess, tag_prefix: str) -
 def _since_latest(registry, tag_prefix: str, target: Target) -> dict | None:
     """What moved since the newest image of the target's repository (base digests aside: plan does not read
     the base); None when there is none with a record."""
-    from depimage.image.depsimage import image_facts
+    from depimage.usecases.records import latest_record
 
-    if target.record is None or registry.manifest_digest(tag_prefix + LATEST) is None:
+    if target.record is None:
         return None
-    old = record_from_labels(image_facts(registry, tag_prefix + LATEST)[1])
+    old = latest_record(registry, tag_prefix)
     changes = compare(old, target.record) if old else None
     return changes.as_dict() if changes else None
 
