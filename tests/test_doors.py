@@ -133,3 +133,16 @@ def test_an_empty_cli_entrypoint_clears_as_the_json_list_does():
 
     empty = runtime_options(build_parser().parse_args(["app", "--image", "r.io/x", "--tag", "1", "--entrypoint", ""]))
     assert empty.entrypoint == () == action.read_inputs({"INPUT_ENTRYPOINT": "[]"}).runtime.entrypoint
+
+
+def test_action_yml_declares_each_table_option_with_the_table_default():
+    """The option table (doors/options.py) is the one source: action.yml must declare each of its inputs with the
+    default the table gives (false for a flag, the first choice, else empty)."""
+    from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS
+
+    text = (REPO / "action.yml").read_text()
+    for o in IMAGE_OPTIONS + RUNTIME_OPTIONS:
+        found = re.search(rf"^  {re.escape(o.input)}:\n    description: .*\n    default: (.*)$", text, re.M)
+        assert found, f"action.yml has no input {o.input}"
+        expected = "false" if o.kind == "flag" else o.choices[0] if o.choices else ""
+        assert found[1].strip().strip('"') == expected, (o.input, found[1])

@@ -14,11 +14,12 @@ from typing import Callable, Mapping
 
 from depimage import __version__
 from depimage.doors import actions_protocol as workflow
-from depimage.doors.inputs import command_words, docker_config_dir, host_from, pairs
+from depimage.doors.inputs import docker_config_dir, host_from
+from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, from_action, image_options
+from depimage.doors.options import runtime as runtime_of
 from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.fingerprint.options import ImageOptions
-from depimage.image.runconfig import Runtime, port
+from depimage.image.runconfig import Runtime
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, Secret
 
 MODES = ("ensure", "hash", "plan", "app")
@@ -66,22 +67,11 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     if mode not in MODES:
         raise InputError(f"input mode is {mode!r}; it must be one of {', '.join(MODES)}")
     secrets = parse_secrets(get("secrets"))
-    image = ImageRequest(ImageOptions(
-        base_image=get("base-image"), uv_version=get("uv-version"), uv_image=get("uv-image"),
-        no_dev=flag("no-dev", False), groups=tuple(listed("groups")), extras=tuple(listed("extras")),
-        all_extras=flag("all-extras", False), all_groups=flag("all-groups", False),
-        no_default_groups=flag("no-default-groups", False), package=get("package") or None,
-        platforms=tuple(listed("platforms")), build_args=pairs(lines("build-args"), "input build-args"),
-        builder=get("builder", "auto"), base_digest=get("base-digest", "follow")),
-        secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
+    image = ImageRequest(image_options(from_action(get, flag, listed, lines, IMAGE_OPTIONS)),
+                         secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env))
-    # An input left empty is not given (GitHub cannot tell the two apart): `[]` clears the base's entrypoint.
-    runtime = Runtime(command=command_words(get("command") or None, "input command"),
-                      entrypoint=command_words(get("entrypoint") or None, "input entrypoint"),
-                      workdir=get("workdir") or None, user=get("user") or None, env=pairs(lines("env"), "input env"),
-                      ports=tuple(port(p) for p in listed("ports")), labels=pairs(lines("labels"), "input labels"),
-                      include=tuple(listed("include")))
+    runtime = runtime_of(from_action(get, flag, listed, lines, RUNTIME_OPTIONS))
     return ActionInputs(
         mode=mode, project_dir=get("project-dir", "."), context=get("context") or None, image_name=get("image"),
         image=image, registry=registry, tag_prefix=get("tag-prefix", TAG_PREFIX), push=flag("push", True),
@@ -211,7 +201,8 @@ def annotate(exc: DepimageError, env: dict[str, str]) -> None:
 
 def input_name(field: str) -> str:
     """How an error names an input (errors.opt): `input build-network`."""
-    return "input " + {"network": "build-network"}.get(field, field.replace("_", "-"))
+    inputs = {"network": "build-network", **{o.field: o.input for o in IMAGE_OPTIONS + RUNTIME_OPTIONS}}
+    return "input " + inputs.get(field, field.replace("_", "-"))
 
 
 def main() -> int:

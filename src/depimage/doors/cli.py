@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from depimage import __version__
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.doors.inputs import command_words, docker_config_dir, host_from, pairs, secret_from_spec
-from depimage.fingerprint.options import ImageOptions
+from depimage.doors.inputs import docker_config_dir, host_from, secret_from_spec
+from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, add_flags, from_cli, image_options, runtime
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 
@@ -78,33 +78,7 @@ def _context_option(parser: argparse.ArgumentParser) -> None:
 
 def _image_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("what shapes the image (all part of the hash)")
-    g.add_argument("--base-image", metavar="REF",
-                   help="image to install into (default: python:X.Y-slim, X.Y from .python-version, "
-                        "else the lower bound of requires-python, else 3.12)")
-    g.add_argument("--uv-version", metavar="X.Y.Z", help="uv used in the image (default: the uv on PATH)")
-    g.add_argument("--uv-image", metavar="REF",
-                   help="image the uv binary is copied from (default: ghcr.io/astral-sh/uv:<uv-version>)")
-    g.add_argument("--no-dev", action="store_true", help="leave out the dev dependency group")
-    g.add_argument("--group", action="append", default=[], metavar="NAME", help="add a dependency group (repeatable)")
-    g.add_argument("--extra", action="append", default=[], metavar="NAME", help="add an extra (repeatable)")
-    g.add_argument("--all-extras", action="store_true", help="add every extra")
-    g.add_argument("--all-groups", action="store_true", help="add every dependency group")
-    g.add_argument("--no-default-groups", action="store_true", help="leave out the default groups")
-    g.add_argument("--package", metavar="NAME", help="install the dependencies of this workspace member only")
-    g.add_argument("--platform", action="append", default=[], metavar="OS/ARCH",
-                   help="target platform(s), e.g. linux/amd64,linux/arm64 (repeatable); the layered path makes "
-                        "each from its own wheels, on any host, without an emulator")
-    g.add_argument("--builder", choices=["auto", "docker"], default="auto",
-                   help="auto (default): assemble the image on the registry from wheels, one layer per heavy "
-                        "package, when every package has a wheel for the platform, else build it; docker: always "
-                        "build it with docker buildx (the two never share a tag)")
-    g.add_argument("--base-digest", choices=["follow", "pin"], default="follow",
-                   help="follow (default): when the base image's tag moves to a new digest, ensure rebases the image "
-                        "(a new manifest over the same dependency layers, no package reinstalled); pin: the image "
-                        "keeps the base it was made on until a dependency changes")
-    g.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
-                   help="environment for `uv sync` in the build, e.g. UV_INDEX_STRATEGY=unsafe-best-match "
-                        "(visible in the image history: never a secret)")
+    add_flags(g, IMAGE_OPTIONS)
     g.add_argument("--secret", action="append", default=[], metavar="ID[=ENV_OR_FILE]",
                    help="a BuildKit secret exported to `uv sync` as variable ID, e.g. "
                         "UV_INDEX_PRIVATE_PASSWORD; its value comes from the environment variable or file "
@@ -221,15 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--deps-repository", metavar="REGISTRY/NAME",
                       help="where to ensure the dependency image (default: --image itself, tagged deps-<hash>)")
     g = p.add_argument_group("the image's runtime settings (over [tool.depimage.app])")
-    g.add_argument("--command", dest="cmd", metavar="CMD", help='CMD, as a shell would split it, or a JSON list')
-    g.add_argument("--entrypoint", metavar="CMD", help="ENTRYPOINT, likewise ('' or [] clears the base image's)")
-    g.add_argument("--workdir", metavar="DIR", help="working folder (default: /app)")
-    g.add_argument("--user", metavar="USER[:GROUP]", help="user to run as")
-    g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="environment (repeatable)")
-    g.add_argument("--port", action="append", default=[], metavar="PORT[/PROTO]", help="exposed port (repeatable)")
-    g.add_argument("--label", action="append", default=[], metavar="NAME=VALUE", help="label (repeatable)")
-    g.add_argument("--include", action="append", default=[], metavar="PATTERN",
-                   help="files beyond the package, copied under /app (.dockerignore syntax, repeatable)")
+    add_flags(g, RUNTIME_OPTIONS)
     p.add_argument("--network", metavar="MODE", help="network for RUN steps if the dependency image is built")
     _shared_tail(p, tag_prefix_help=f"of the dependency image's tag (default: {TAG_PREFIX})")
     p = sub.add_parser("diff", help="what differs between two dependency images or project revisions",
@@ -254,13 +220,8 @@ def image_request(args: argparse.Namespace, env: dict[str, str] | None = None) -
     """The image options as given on the command line; the use case fills in the defaults. Secret values are
     looked up (env) only where something is built: `hash` needs their ids alone."""
     need = env is not None and args.command != "hash"
-    return ImageRequest(ImageOptions(
-        base_image=args.base_image or "", uv_version=args.uv_version or "", uv_image=args.uv_image or "",
-        no_dev=args.no_dev, groups=tuple(args.group), extras=tuple(args.extra), all_extras=args.all_extras,
-        all_groups=args.all_groups, no_default_groups=args.no_default_groups, package=args.package,
-        platforms=tuple(p for item in args.platform for p in item.split(",") if p),
-        build_args=pairs(args.build_arg, "--build-arg"), builder=args.builder, base_digest=args.base_digest),
-        secrets=tuple(secret_from_spec(s, env or {}, need_value=need, what="--secret") for s in args.secret))
+    return ImageRequest(image_options(from_cli(args, IMAGE_OPTIONS)),
+                        secrets=tuple(secret_from_spec(s, env or {}, need_value=need, what="--secret") for s in args.secret))
 
 
 def registry_access(args: argparse.Namespace, env: dict[str, str]) -> RegistryAccess:
@@ -351,12 +312,7 @@ def cmd_plan(args: argparse.Namespace, host: Host) -> int:
 
 def runtime_options(args: argparse.Namespace) -> "Runtime":
     """The runtime settings given on the command line."""
-    from depimage.image.runconfig import Runtime, port
-
-    return Runtime(command=command_words(args.cmd, "--command"), entrypoint=command_words(args.entrypoint, "--entrypoint"),
-                   workdir=args.workdir, user=args.user, env=pairs(args.env, "--env"),
-                   ports=tuple(port(p) for p in args.port), labels=pairs(args.label, "--label"),
-                   include=tuple(args.include))
+    return runtime(from_cli(args, RUNTIME_OPTIONS))
 
 
 def cmd_app(args: argparse.Namespace, host: Host) -> int:
@@ -372,9 +328,9 @@ def cmd_app(args: argparse.Namespace, host: Host) -> int:
     return 0
 
 
-# The flags whose names are not the field's (errors.opt): the rest are --field-with-dashes.
-OPTION_NAMES = {"build_args": "--build-arg", "secrets": "--secret", "groups": "--group", "extras": "--extra",
-                "platforms": "--platform"}
+# How a message names an option (errors.opt): the table's flag, else --field-with-dashes.
+OPTION_NAMES = {"secrets": "--secret", **{o.field: o.cli for o in IMAGE_OPTIONS + RUNTIME_OPTIONS}}
+
 
 def cmd_diff(args: argparse.Namespace, host: Host) -> int:
     from depimage.usecases.diff import DiffRequest, diff
