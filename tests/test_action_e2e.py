@@ -137,7 +137,7 @@ def test_action_annotates_the_line_of_a_stale_lock(app, tmp_path, sandbox, uv_im
     proc, _, _ = run_action(app, tmp_path, base_inputs(sandbox, uv_image, "x.invalid/a"), sandbox)
     assert proc.returncode == 2
     line = text[: text.index("certifi")].count("\n") + 1
-    assert re.search(rf"^::error title=depimage,file=pyproject.toml,line={line}::requirement 'certifi>=2024'",
+    assert re.search(rf"^::error title=depimage,file=pyproject.toml,line={line}::uv.lock is stale: 'certifi>=2024'",
                      proc.stdout, re.M), proc.stdout
 
 

@@ -35,7 +35,7 @@ from depimage.project.lockfile import LocalPackage
 from depimage.project.names import normalize_name
 from depimage.project.reader import Project, Pyproject
 
-HINT = "uv.lock is stale (`uv sync --locked` refuses it too): run `uv lock` and commit uv.lock"
+HINT = "`uv sync --locked` refuses this lock too: run `uv lock` and commit uv.lock"
 
 Env = dict[str, str]
 Predicate = Callable[[Env], bool]
@@ -80,7 +80,7 @@ def check_lock_fresh(project: Project) -> None:
             continue
         pkg = by_name.get(normalize_name(pp.name)) or locals_by_path.get(_rel_to_root(project, pp))
         if pkg is None:
-            raise InputError(f"package {pp.name!r} is not in uv.lock", file=pp.path,
+            raise InputError(f"uv.lock is stale: package {pp.name!r} is not in it", file=pp.path,
                              line=line_of(pp.text, "name"), hint=HINT)
         # The root's sources reach the workspace members; a path dependency is a project of its own.
         sources = {**root_sources, **_sources(pp)} if pp in workspace else _sources(pp)
@@ -94,7 +94,7 @@ def _check_package(project: Project, pp: Pyproject, pkg: LocalPackage, requires_
     lower = _Lowering(project, pp, sources, indexes)
     if "version" not in dynamic and "version" in table and pkg.version is not None:
         if _version(table["version"]) != _version(pkg.version):
-            raise InputError(f"the version of {pp.name!r} is {table['version']} in pyproject.toml, "
+            raise InputError(f"uv.lock is stale: the version of {pp.name!r} is {table['version']} in pyproject.toml, "
                              f"{pkg.version} in uv.lock", file=pp.path, line=line_of(pp.text, "version"),
                              hint=HINT)
     if "dependencies" not in dynamic and "optional-dependencies" not in dynamic:
@@ -106,19 +106,19 @@ def _check_package(project: Project, pp: Pyproject, pkg: LocalPackage, requires_
         declared = sorted(normalize_name(e) for e in table.get("optional-dependencies", {}))
         recorded = sorted(normalize_name(e) for e in (pkg.provides_extras or []))
         if pkg.provides_extras is not None and declared != recorded:
-            raise InputError(f"the extras of {pp.name!r} are {declared} in pyproject.toml, {recorded} in uv.lock",
+            raise InputError(f"uv.lock is stale: the extras of {pp.name!r} are {declared} in pyproject.toml, {recorded} in uv.lock",
                              file=pp.path, line=line_of(pp.text, "optional-dependencies"), hint=HINT)
     groups = _groups(pp)
     recorded_groups = {normalize_name(g): reqs for g, reqs in pkg.requires_dev.items()}
     for group, reqs in groups.items():
         have = recorded_groups.pop(normalize_name(group), None)
         if have is None:
-            raise InputError(f"dependency group {group!r} of {pp.name!r} is not in uv.lock", file=pp.path,
+            raise InputError(f"uv.lock is stale: dependency group {group!r} of {pp.name!r} is not in it", file=pp.path,
                              line=line_of(pp.text, group), hint=HINT)
         wanted = [lower.req(r, pp, group=group) for r in reqs]
         _compare(wanted, [_locked_req(e) for e in have], requires_python, pp, f"group {group!r} of {pp.name!r}")
     for group in recorded_groups:
-        raise InputError(f"uv.lock records a dependency group {group!r} of {pp.name!r} that pyproject.toml no "
+        raise InputError(f"uv.lock is stale: it records a dependency group {group!r} of {pp.name!r} that pyproject.toml no "
                          "longer declares", file=pp.path, line=line_of(pp.text, "dependency-groups"), hint=HINT)
 
 
@@ -132,7 +132,7 @@ def _check_manifest(project: Project, members: set[str], requires_python: Specif
         gone = sorted({normalize_name(m) for m in recorded} - members)
         what = "; ".join(filter(None, [f"new: {', '.join(added)}" if added else "",
                                        f"gone: {', '.join(gone)}" if gone else ""]))
-        raise InputError(f"the workspace members differ from uv.lock's ({what})", file=root.path,
+        raise InputError(f"uv.lock is stale: the workspace members differ from its own ({what})", file=root.path,
                          line=line_of(root.text, "members"), hint=HINT)
     declared = [_specifiers(pp.data.get("project", {}).get("requires-python", ""))
                 for pp in project.workspace_members()]
@@ -142,7 +142,7 @@ def _check_manifest(project: Project, members: set[str], requires_python: Specif
             if (version in locked) != all(version in spec for spec in declared):
                 pp = next((pp for pp, spec in zip(project.workspace_members(), declared) if version not in spec),
                           root)
-                raise InputError(f"requires-python differs from uv.lock's ({project.lock.head['requires-python']}):"
+                raise InputError(f"uv.lock is stale: requires-python differs from its own ({project.lock.head['requires-python']}):"
                                  f" Python {version} is allowed by one and not the other", file=pp.path,
                                  line=line_of(pp.text, "requires-python"), hint=HINT)
     settings = _uv_settings(project)

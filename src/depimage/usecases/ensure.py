@@ -28,12 +28,7 @@ from depimage.oci.reference import ImageName, parse_image_name
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 from depimage.usecases.records import latest_record, record_at
-from depimage.usecases.layered import (
-    base_digest_now,
-    ensure_layered,
-    move_latest,
-    route,
-)
+from depimage.usecases.layered import Destination, base_digest_now, ensure_layered, move_latest, route
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
@@ -87,67 +82,95 @@ def ensure_image(request: EnsureRequest, host: Host, on_line: Callable[[str], No
 def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host,
                        on_line: Callable[[str], None] = lambda line: None,
                        on_status: Callable[[str], None] = lambda msg: None) -> EnsureResult:
-    """Check, and build only on a miss. With push=False the local engine stands in for the registry."""
+    """Check, and build only on a miss: a hit (or a rebase onto the base's new digest), else the layered path,
+    else the builder. With push=False the local engine stands in for the registry."""
     started = time.monotonic()
     image = parse_image_name(request.image_name)
     tag = prepared.hash.tag(request.tag_prefix)
-    ref = image.ref(tag)
-    credentials = request.registry.credentials(image)
-    registry = Registry(image, credentials, insecure=request.registry.insecure) if request.push else None
+    registry = Registry(image, request.registry.credentials(image), insecure=request.registry.insecure) \
+        if request.push else None
     on_status(f"dependency hash {prepared.hash.hex[:24]}")
 
-    found = registry.manifest_digest(tag) if registry else local_image_id(ref)
-    rebuild = False
-    if found and registry and prepared.options.base_digest == "follow":
-        try:
-            moved = _base_moved(registry, tag, prepared, image, request.registry)
-        except DepimageError as exc:  # the image is there: a record that cannot be read does not undo the hit
-            on_status(f"could not check the base image of {ref} ({exc.message}); keeping it as it is")
-            moved = None
-        if moved and moved[2]:
-            on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}): "
-                      "rebasing, the dependency layers on the new base")
-            pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
-                                    request.image, host, on_status, reuse=(tag,))
-            if pushed.layers_pushed:
-                on_status(f"the new base has another Python or C library: {len(pushed.layers_pushed)} dependency "
-                          "layer(s) made again for it")
-            on_status(f"rebased {ref}: {len(pushed.layers_pushed)} dependency layer(s) pushed, "
-                      f"{human_size(pushed.uploaded)} sent")
-            changes = {"base": {"old": moved[0], "new": moved[1]}}
-            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, bool(pushed.layers_pushed),
-                                time.monotonic() - started, "layers", pushed.uploaded,
-                                rebased=not pushed.layers_pushed, changes=changes)
-        if moved:
-            on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}) "
-                      "under an image of the builder path: rebuilding it with the builder")
-            rebuild = True
-    if found and not rebuild:
-        on_status(f"{ref} exists: cache hit, nothing to build")
-        return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started)
+    def result(digest: str, **fields) -> EnsureResult:
+        return EnsureResult(image.ref(tag), tag, digest, prepared.hash.hex, seconds=time.monotonic() - started,
+                            **fields)
 
+    found = registry.manifest_digest(tag) if registry else local_image_id(image.ref(tag))
+    if not found:
+        return _miss(request, prepared, host, image, tag, registry, on_line, on_status, result)
+    dest = Destination(prepared, image, tag, request.tag_prefix, registry, request.registry, request.image, host,
+                       on_status) if registry else None
+    moved = _base_moved_under(dest) if dest and prepared.options.base_digest == "follow" else None
+    if moved and moved[2]:
+        return _rebase(dest, moved, result)
+    if moved:
+        on_status(f"the base image {prepared.options.base_image} moved ({moved[0][:19]} -> {moved[1][:19]}) "
+                  "under an image of the builder path: rebuilding it with the builder")
+        return _miss(request, prepared, host, image, tag, registry, on_line, on_status, result, rebuild=True)
+    on_status(f"{image.ref(tag)} exists: cache hit, nothing to build")
+    return result(found, cache_hit=True, built=False)
+
+
+def _base_moved_under(dest: Destination) -> tuple[str, str, bool] | None:
+    """Whether the base tag moved under the image at dest; a record that cannot be read does not undo a hit."""
+    try:
+        return _base_moved(dest.registry, dest.tag, dest.fingerprint, dest.image, dest.access)
+    except DepimageError as exc:
+        dest.on_status(f"could not check the base image of {dest.ref} ({exc.message}); keeping it as it is")
+        return None
+
+
+def _rebase(dest: Destination, moved: tuple[str, str, bool], result: Callable[..., EnsureResult]) -> EnsureResult:
+    """The dependency layers onto the base's new digest, under the same tag."""
+    dest.on_status(f"the base image {dest.fingerprint.options.base_image} moved ({moved[0][:19]} -> "
+                   f"{moved[1][:19]}): rebasing, the dependency layers on the new base")
+    pushed = ensure_layered(dest, reuse=(dest.tag,))
+    if pushed.layers_pushed:
+        dest.on_status(f"the new base has another Python or C library: {len(pushed.layers_pushed)} dependency "
+                       "layer(s) made again for it")
+    dest.on_status(f"rebased {dest.ref}: {len(pushed.layers_pushed)} dependency layer(s) pushed, "
+                   f"{human_size(pushed.uploaded)} sent")
+    return result(pushed.digest, cache_hit=False, built=bool(pushed.layers_pushed), path="layers",
+                  uploaded=pushed.uploaded, rebased=not pushed.layers_pushed,
+                  changes={"base": {"old": moved[0], "new": moved[1]}})
+
+
+def _miss(request: EnsureRequest, prepared: Fingerprint, host: Host, image: ImageName, tag: str,
+          registry: Registry | None, on_line: Callable[[str], None], on_status: Callable[[str], None],
+          result: Callable[..., EnsureResult], rebuild: bool = False) -> EnsureResult:
+    """Say what changed (not for a rebuild under a moved base), then the layered path where it can serve, else
+    the builder."""
     changes = _changes_since_latest(registry, image, request.tag_prefix, prepared, request.registry, on_status) \
         if registry and not rebuild else None
     chosen = route(prepared, request.push)
     on_status(chosen.reason)
-    if chosen.layered:
+    if chosen.layered and registry:
         try:
-            pushed = ensure_layered(prepared, image, tag, request.tag_prefix, registry, request.registry,
-                                    request.image, host, on_status)
-            on_status(f"pushed {ref}: {len(pushed.layers_pushed)} new dependency layer(s), "
+            pushed = ensure_layered(Destination(prepared, image, tag, request.tag_prefix, registry, request.registry,
+                                                request.image, host, on_status))
+            on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), "
                       f"{human_size(pushed.uploaded)} sent")
-            return EnsureResult(ref, tag, pushed.digest, prepared.hash.hex, False, True, time.monotonic() - started,
-                                "layers", pushed.uploaded, changes=changes)
+            return result(pushed.digest, cache_hit=False, built=True, path="layers", uploaded=pushed.uploaded,
+                          changes=changes)
         except NeedsBuilder as exc:
             on_status(f"builder path after all: {exc.message.splitlines()[0]}")
+    return _build(request, prepared, host, image, tag, registry, changes, on_line, on_status, result)
 
+
+def _build(request: EnsureRequest, prepared: Fingerprint, host: Host, image: ImageName, tag: str,
+           registry: Registry | None, changes: dict | None, on_line: Callable[[str], None],
+           on_status: Callable[[str], None], result: Callable[..., EnsureResult]) -> EnsureResult:
+    """The builder path: docker buildx builds and pushes (or loads); a push that collides with another run's
+    uses the image that landed, or pushes again."""
+    ref = image.ref(tag)
     on_status(f"{ref} is missing: building{' and pushing' if request.push else ''}")
     labels = source_labels(prepared.project.root, host)  # git is asked only when there is something to label
     base_digest = base_digest_now(prepared, image, request.registry) if registry else ""
     build_request = BuildRequest(prepared, image, tag, request.push,
                                  tuple((s.id, s.value) for s in request.image.secrets),
-                                 request.network or host.build_network or None, credentials, labels, host.env,
-                                 request.registry.docker_config, record_of(prepared, base_digest).labels())
+                                 request.network or host.build_network or None, request.registry.credentials(image),
+                                 labels, host.env, request.registry.docker_config,
+                                 record_of(prepared, base_digest).labels())
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             build(build_request, on_line)
@@ -162,8 +185,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
                 raise exc from None  # the builder's failure is the one to report
             if found:
                 on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
-                return EnsureResult(ref, tag, found, prepared.hash.hex, True, False, time.monotonic() - started,
-                                    "docker", None)
+                return result(found, cache_hit=True, built=False, path="docker", uploaded=None)
             if not exc.transient_push or attempt == PUSH_ATTEMPTS:
                 raise
             on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
@@ -174,8 +196,7 @@ def ensure_fingerprint(request: EnsureRequest, prepared: Fingerprint, host: Host
         raise DepimageError(f"the build reported success but {ref} is not there")
     if registry:
         move_latest(registry, image, tag, request.tag_prefix, on_status)
-    return EnsureResult(ref, tag, digest, prepared.hash.hex, False, True, time.monotonic() - started, "docker",
-                        None, changes=changes)
+    return result(digest, cache_hit=False, built=True, path="docker", uploaded=None, changes=changes)
 
 
 def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: ImageName,

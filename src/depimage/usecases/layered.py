@@ -76,12 +76,31 @@ def base_digest_now(prepared: Fingerprint, image: ImageName, access: RegistryAcc
         return ""
 
 
-def ensure_layered(prepared: Fingerprint, image: ImageName, tag: str, tag_prefix: str, registry: Registry,
-                   access: RegistryAccess, request_image: ImageRequest, host: Host,
-                   on_status: Callable[[str], None], reuse: tuple[str, ...] = ()) -> Pushed:
+@dataclass(frozen=True)
+class Destination:
+    """Where a dependency image goes, and with what: one miss's or rebase's context."""
+
+    fingerprint: Fingerprint
+    image: ImageName  # REGISTRY/NAME
+    tag: str
+    tag_prefix: str
+    registry: Registry
+    access: RegistryAccess
+    request: ImageRequest  # the image options and the secrets
+    host: Host
+    on_status: Callable[[str], None]
+
+    @property
+    def ref(self) -> str:
+        return self.image.ref(self.tag)
+
+
+def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
     """Assemble and push the dependency image for every platform; the tag last. Layers are reused from the
     newest image of the repository and from `reuse` (a rebase reuses the tag's own). NeedsBuilder (from
     staging) when uv finds it must build a package from source after all."""
+    prepared, image, tag, tag_prefix, registry = dest.fingerprint, dest.image, dest.tag, dest.tag_prefix, dest.registry
+    access, request_image, host, on_status = dest.access, dest.request, dest.host, dest.on_status
     options = prepared.options
     base, base_ref = base_registry(prepared, image, access)
     known, earlier = recorded(registry, (tag_prefix + LATEST, *reuse))
