@@ -47,6 +47,7 @@ class MemoryRegistry:
         return digest in self.blobs
 
     def push_blob(self, data, digest):
+        data = data.read_bytes() if hasattr(data, "read_bytes") else data  # a layer packed on disk
         assert sha256_digest(data) == digest
         self.log.append(("push_blob", digest))
         self.blobs[digest] = data

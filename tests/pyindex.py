@@ -43,11 +43,44 @@ class Index:
             self.server.server_close()
 
 
+def large_wheel(where: Path, name: str, size: int) -> Path:
+    """A wheel of `name` 1.0.0 whose one data file is `size` bytes once installed (zeros: the wheel stays small,
+    the installed set does not), made with zipfile as a build backend would."""
+    import zipfile
+
+    where.mkdir(parents=True, exist_ok=True)
+    wheel = where / f"{name}-1.0.0-py3-none-any.whl"
+    info = f"{name}-1.0.0.dist-info"
+    files = {f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n".encode(),
+             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: depimage-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+             f"{name}/__init__.py": b"SIZE = %d\n" % size}
+    record = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, content in files.items():
+            zf.writestr(path, content)
+            record.append(f"{path},sha256={_b64(hashlib.sha256(content).digest())},{len(content)}")
+        chunk, digest = b"\0" * (1 << 20), hashlib.sha256()
+        with zf.open(f"{name}/data.bin", "w", force_zip64=True) as fh:
+            for _ in range(size // len(chunk)):
+                fh.write(chunk)
+                digest.update(chunk)
+        record.append(f"{name}/data.bin,sha256={_b64(digest.digest())},{size // len(chunk) * len(chunk)}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def serve(wheel: Path, user: str | None = None, password: str | None = None, *, hashes: bool = True) -> Index:
-    """Serve the wheel; with hashes=False its link carries no #sha256=, as some private index products and
-    PyTorch's download index serve files, so uv.lock records the file without a hash."""
+    """Serve the wheel (its package name from its file name); with hashes=False its link carries no #sha256=, as
+    some private index products and PyTorch's download index serve files, so uv.lock records the file without a
+    hash."""
     data = wheel.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    package = wheel.name.split("-")[0].replace("_", "-")
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else None
     index = Index(url="", user=user, password=password)
 
@@ -65,13 +98,13 @@ def serve(wheel: Path, user: str | None = None, password: str | None = None, *, 
                 self.send_header("WWW-Authenticate", 'Basic realm="private"')
                 self.end_headers()
                 return
-            if self.path.rstrip("/") == f"/simple/{PACKAGE}":
+            if self.path.rstrip("/") == f"/simple/{package}":
                 fragment = f"#sha256={digest}" if hashes else ""
                 body = (f'<html><body><a href="/files/{wheel.name}{fragment}">{wheel.name}</a>'
                         "</body></html>").encode()
                 ctype = "text/html"
             elif self.path.rstrip("/") == "/simple":
-                body = f'<html><body><a href="/simple/{PACKAGE}/">{PACKAGE}</a></body></html>'.encode()
+                body = f'<html><body><a href="/simple/{package}/">{package}</a></body></html>'.encode()
                 ctype = "text/html"
             elif self.path == f"/files/{wheel.name}":
                 body, ctype = data, "application/octet-stream"
@@ -93,13 +126,13 @@ def serve(wheel: Path, user: str | None = None, password: str | None = None, *, 
     return index
 
 
-def use_private_index(project: Path, index: Index) -> None:
+def use_private_index(project: Path, index: Index, package: str = PACKAGE) -> None:
     """Point the project at the index (explicit, per-package source) and add the package from it."""
     text = (project / "pyproject.toml").read_text()
     text += (f'\n[[tool.uv.index]]\nname = "private"\nurl = "{index.url}"\nexplicit = true\n'
-             f'\n[tool.uv.sources]\n{PACKAGE} = {{ index = "private" }}\n')
+             f'\n[tool.uv.sources]\n{package} = {{ index = "private" }}\n')
     (project / "pyproject.toml").write_text(text)
     env = {}
     if index.user:
         env = {"UV_INDEX_PRIVATE_USERNAME": index.user, "UV_INDEX_PRIVATE_PASSWORD": index.password}
-    uv("add", "-q", "--no-sync", PACKAGE, cwd=project, env=env)
+    uv("add", "-q", "--no-sync", package, cwd=project, env=env)

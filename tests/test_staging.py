@@ -27,7 +27,7 @@ wheels = [{ url = "https://files.example/markupsafe-3.0.4-cp312-cp312-win_amd64.
 def test_no_wheel_for_the_platform_is_the_builder_paths(tmp_path):
     env = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "cache")}
     with pytest.raises(NeedsBuilder, match="markupsafe"):
-        install(PYLOCK, Target("x86_64-manylinux_2_36", "3.12"), env)
+        install(PYLOCK, Target("x86_64-manylinux_2_36", "3.12"), env, tmp_path)
 
 
 def test_relocation_into_the_venv(tmp_path):

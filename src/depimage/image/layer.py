@@ -1,53 +1,116 @@
 """One image layer, made reproducibly: the same files give the same bytes, so the same digest, wherever and
 whenever it is made. Entries are sorted, owned by root, stamped with one fixed time, with modes 0644 or 0755;
-the gzip stream carries no time and no file name."""
+the gzip stream carries no time and no file name.
+
+A layer is packed as a stream: files are read from disk in chunks into the tar, the tar into the deflate stream,
+and that into a file, while both digests are computed on the way. So packing a 3 GB wheel costs a few MB of
+memory, not 3 GB twice over."""
 
 from __future__ import annotations
 
-import gzip
+import hashlib
 import io
+import struct
 import tarfile
+import zlib
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Union
 
 from depimage.layout import DIR_MODE, EXEC_MODE, FILE_MODE, FIXED_MTIME
-from depimage.oci.digest import sha256_digest
+
+Content = Union[bytes, Path]  # a file's bytes, or where they are on disk
+LEVEL = 6
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class Layer:
-    blob: bytes  # the tar, gzipped: what the registry stores
-    digest: str  # sha256 of blob: the manifest names the layer by it
+    digest: str  # sha256 of the gzipped tar: the manifest names the layer by it
     diff_id: str  # sha256 of the tar: the image config names the layer by it
+    size: int  # bytes of the gzipped tar
+    path: Path | None = None  # the gzipped tar on disk, for a layer packed into a folder
+    data: bytes | None = None  # or in memory, for a small one
 
     @property
-    def size(self) -> int:
-        return len(self.blob)
+    def blob(self) -> bytes | Path:
+        """What to upload: the bytes, or the file that holds them (streamed by the registry client)."""
+        return self.data if self.data is not None else self.path  # type: ignore[return-value]
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.path.read_bytes()  # type: ignore[union-attr]
 
 
-def build_layer(files: dict[str, tuple[bytes, bool]], symlinks: dict[str, str] | None = None,
-                folders: tuple[str, ...] = ()) -> Layer:
+class _GzipSink(io.RawIOBase):
+    """Where tarfile writes: the tar bytes hashed (diff_id), deflated as gzip.compress(mtime=0) deflates them,
+    written on, and the gzip bytes hashed (digest)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.tar_hash, self.gz_hash = out, hashlib.sha256(), hashlib.sha256()
+        self.crc, self.length, self.size = 0, 0, 0
+        self.deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        # gzip's header with no time, no name, level 6's flags and OS 3 (Unix), written here so that no Python
+        # release's gzip module (3.11 writes OS 3, later ones 255) moves a digest
+        self._emit(struct.pack("<BBBBLBB", 0x1F, 0x8B, 8, 0, 0, 0, 3))
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        data = bytes(data)
+        self.tar_hash.update(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self.length += len(data)
+        self._emit(self.deflate.compress(data))
+        return len(data)
+
+    def finish(self) -> None:
+        self._emit(self.deflate.flush() + struct.pack("<LL", self.crc, self.length & 0xFFFFFFFF))
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self.gz_hash.update(data)
+            self.out.write(data)
+            self.size += len(data)
+
+
+def build_layer(files: dict[str, tuple[Content, bool]], symlinks: dict[str, str] | None = None,
+                folders: tuple[str, ...] = (), into: Path | None = None) -> Layer:
     """files: path in the image (POSIX, no leading /) -> (content, executable); symlinks: path -> target;
-    folders: empty folders to have. Parent folders are added."""
+    folders: empty folders to have. Parent folders are added. into: a file to pack into (a large layer);
+    without it the layer is kept in memory."""
     links = symlinks or {}
     paths = set(files) | set(links) | set(folders)
     every = {str(parent) for path in paths for parent in PurePosixPath(path).parents if str(parent) != "."}
     every |= set(folders)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(every | set(files) | set(links)):
-            info = tarfile.TarInfo(path)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
-            if path in files:
-                content, executable = files[path]
-                info.size, info.mode = len(content), EXEC_MODE if executable else FILE_MODE
-                tar.addfile(info, io.BytesIO(content))
-            elif path in links:
-                info.type, info.linkname, info.mode = tarfile.SYMTYPE, links[path], 0o777
-                tar.addfile(info)
-            else:
-                info.type, info.mode = tarfile.DIRTYPE, DIR_MODE
-                tar.addfile(info)
-    tar_bytes = raw.getvalue()
-    blob = gzip.compress(tar_bytes, compresslevel=6, mtime=0)
-    return Layer(blob=blob, digest=sha256_digest(blob), diff_id=sha256_digest(tar_bytes))
+    out: BinaryIO = into.open("wb") if into is not None else io.BytesIO()
+    try:
+        sink = _GzipSink(out)
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
+            for path in sorted(every | set(files) | set(links)):
+                info = tarfile.TarInfo(path)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
+                if path in files:
+                    content, executable = files[path]
+                    info.mode = EXEC_MODE if executable else FILE_MODE
+                    if isinstance(content, Path):
+                        info.size = content.stat().st_size
+                        with content.open("rb") as fh:
+                            tar.addfile(info, fh)
+                    else:
+                        info.size = len(content)
+                        tar.addfile(info, io.BytesIO(content))
+                elif path in links:
+                    info.type, info.linkname, info.mode = tarfile.SYMTYPE, links[path], 0o777
+                    tar.addfile(info)
+                else:
+                    info.type, info.mode = tarfile.DIRTYPE, DIR_MODE
+                    tar.addfile(info)
+        sink.finish()
+    finally:
+        if into is not None:
+            out.close()
+    digest, diff_id = "sha256:" + sink.gz_hash.hexdigest(), "sha256:" + sink.tar_hash.hexdigest()
+    if into is not None:
+        return Layer(digest, diff_id, sink.size, path=into)
+    return Layer(digest, diff_id, sink.size, data=out.getvalue())  # type: ignore[attr-defined]

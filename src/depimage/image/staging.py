@@ -58,11 +58,13 @@ class Target:
 class Distribution:
     name: str  # normalized
     version: str
-    files: dict[str, tuple[bytes, bool]] = field(default_factory=dict)  # image path (no leading /) -> (bytes, exec)
+    # image path (no leading /) -> (content, executable): bytes where depimage rewrote the file (RECORD, scripts),
+    # else the staged file on disk, which the layer streams in
+    files: dict[str, tuple[bytes | Path, bool]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        return sum(len(content) for content, _ in self.files.values())
+        return sum(c.stat().st_size if isinstance(c, Path) else len(c) for c, _ in self.files.values())
 
 
 def only_packages(pylock: str, names: set[str]) -> str:
@@ -74,32 +76,32 @@ def only_packages(pylock: str, names: set[str]) -> str:
     return head + "".join(kept)
 
 
-def install(pylock: str, target: Target, env: Mapping[str, str], *, extra_args: tuple[str, ...] = ()
+def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, extra_args: tuple[str, ...] = ()
             ) -> list[Distribution]:
-    """Install the pylock's packages (or, with extra_args, a requirement such as uv==X) for target, and lay
-    them out for the image. env: uv's environment (network on, the index credentials in it)."""
-    with tempfile.TemporaryDirectory(prefix="depimage-stage-") as scratch:
-        folder = Path(scratch)
-        args = ["pip", "install", "--target", str(folder / "t"), "--python-platform", target.python_platform,
-                "--python-version", target.python_version, "--no-deps", "--no-build", "--link-mode", "copy",
-                "--no-compile", "--quiet"]
-        if extra_args:
-            args += list(extra_args)
-        else:
-            (folder / "pylock.toml").write_text(pylock)
-            args += ["--preview-features", "pylock", "-r", str(folder / "pylock.toml")]
-        proc = run_uv(args, cwd=scratch, env=dict(env))
-        if proc.returncode != 0:
-            said = proc.stderr.strip()
-            if _NEEDS_BUILD.search(said):
-                raise NeedsBuilder(f"uv would build from source for {target.python_platform}: {said[-1500:]}")
-            machine = uv_os_failure(said)
-            if machine is not None:
-                raise machine
-            raise DepimageError(f"uv could not install the locked packages for {target.python_platform}:\n"
-                                f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
-                                                        "and its credentials")
-        return relocate(folder / "t", target)
+    """Install the pylock's packages (or, with extra_args, a requirement such as uv==X) for target into the
+    folder `into` (which must outlive the distributions: their files stay there), and lay them out for the
+    image. env: uv's environment (network on, the index credentials in it)."""
+    folder = Path(tempfile.mkdtemp(prefix="stage-", dir=into))
+    args = ["pip", "install", "--target", str(folder / "t"), "--python-platform", target.python_platform,
+            "--python-version", target.python_version, "--no-deps", "--no-build", "--link-mode", "copy",
+            "--no-compile", "--quiet"]
+    if extra_args:
+        args += list(extra_args)
+    else:
+        (folder / "pylock.toml").write_text(pylock)
+        args += ["--preview-features", "pylock", "-r", str(folder / "pylock.toml")]
+    proc = run_uv(args, cwd=str(folder), env=dict(env))
+    if proc.returncode != 0:
+        said = proc.stderr.strip()
+        if _NEEDS_BUILD.search(said):
+            raise NeedsBuilder(f"uv would build from source for {target.python_platform}: {said[-1500:]}")
+        machine = uv_os_failure(said)
+        if machine is not None:
+            raise machine
+        raise DepimageError(f"uv could not install the locked packages for {target.python_platform}:\n"
+                            f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
+                                                    "and its credentials")
+    return relocate(folder / "t", target)
 
 
 def relocate(staged: Path, target: Target) -> list[Distribution]:
@@ -122,12 +124,12 @@ def relocate(staged: Path, target: Target) -> list[Distribution]:
             if not source.is_file():
                 rows.append(row)
                 continue
-            content = source.read_bytes()
+            content: bytes | Path = source
             executable = bool(source.stat().st_mode & 0o111)
             top = rel.split("/", 1)[0]
             if top == "bin":
                 image_path = f"{venv}/{rel}"
-                content = _shebang(content)
+                content = _shebang(source.read_bytes())
             elif top in DATA_DIRS:
                 image_path = f"{venv}/{rel}"
             elif top == "include":
@@ -136,7 +138,7 @@ def relocate(staged: Path, target: Target) -> list[Distribution]:
                 image_path = f"{site}/{rel}"
             dist.files[image_path] = (content, executable)
             relative = os.path.relpath("/" + image_path, "/" + site)
-            rows.append([relative, _record_hash(content), str(len(content))])
+            rows.append([relative, *_record_entry(content, row)])
         rows.append([f"{info}.dist-info/RECORD", "", ""])
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(rows)
@@ -152,6 +154,10 @@ def _shebang(content: bytes) -> bytes:
     return content
 
 
-def _record_hash(content: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
-    return f"sha256={digest}"
+def _record_entry(content: bytes | Path, row: list[str]) -> list[str]:
+    """RECORD's hash and size of a file: uv's own row for a file as it staged it, computed for one rewritten."""
+    if isinstance(content, Path) and len(row) >= 3 and row[1].startswith("sha256=") and row[2].isdigit():
+        return [row[1], row[2]]
+    data = content.read_bytes() if isinstance(content, Path) else content
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return [f"sha256={digest}", str(len(data))]

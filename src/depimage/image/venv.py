@@ -4,6 +4,7 @@ interpreter, and uv (for the Dockerfile path's `uv sync` over the image), both a
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from depimage.errors import DepimageError
 from depimage.image.base import BasePlatform
@@ -26,12 +27,14 @@ def venv_layer(bp: BasePlatform, uv_version: str) -> Layer:
                        folders=(WORKDIR.lstrip("/"),))
 
 
-def uv_layer(uv_version: str, target: Target, env: dict[str, str]) -> Layer:
-    """uv and uvx in /usr/local/bin, from the uv wheel for the image's platform, as the builder path copies them."""
-    dist = install("", target, env, extra_args=(f"uv=={uv_version}",))
+def uv_layer(uv_version: str, target: Target, env: dict[str, str], into: Path) -> Layer:
+    """uv and uvx in /usr/local/bin, from the uv wheel for the image's platform, as the builder path copies them;
+    staged and packed in the folder `into`."""
+    dist = install("", target, env, into, extra_args=(f"uv=={uv_version}",))
     binaries = {path.rsplit("/", 1)[1]: content for d in dist for path, (content, _) in d.files.items()
                 if path.startswith(f"{VENV.lstrip('/')}/bin/")}
     missing = {"uv", "uvx"} - set(binaries)
     if missing:
         raise DepimageError(f"the uv {uv_version} wheel for {target.python_platform} has no {', '.join(missing)}")
-    return build_layer({f"usr/local/bin/{name}": (binaries[name], True) for name in ("uv", "uvx")})
+    return build_layer({f"usr/local/bin/{name}": (binaries[name], True) for name in ("uv", "uvx")},
+                       into=into / f"uv-{target.python_platform}.tar.gz")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterator
+from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import requests
 
@@ -98,16 +99,25 @@ class Registry:
         self._expect(response, (201, 202), f"mounting {digest} into {self.image.name}")
         return response.status_code == 201
 
-    def push_blob(self, data: bytes, digest: str) -> None:
-        """A monolithic upload: POST for a location, PUT the bytes there with their digest."""
+    def push_blob(self, data: bytes | Path, digest: str) -> None:
+        """A monolithic upload: POST for a location, PUT the bytes there with their digest. A file is streamed
+        from disk in chunks, never read whole."""
         check_reference(digest)
+        if isinstance(data, Path):
+            with data.open("rb") as fh:
+                return self._put_blob(fh, data.stat().st_size, digest)
+        return self._put_blob(data, len(data), digest)
+
+    def _put_blob(self, data: bytes | BinaryIO, size: int, digest: str) -> None:
         start = self._authorized("POST", f"{self.base}/v2/{self.image.repository}/blobs/uploads/")
         self._expect(start, (202,), f"starting an upload to {self.image.name}")
         location = start.headers.get("Location", "")
         if location.startswith("/"):
             location = self.base + location
         response = self._authorized("PUT", location, params={"digest": digest}, data=data,
-                                    headers={"Content-Type": "application/octet-stream"})
+                                    headers={"Content-Type": "application/octet-stream",
+                                             "Content-Length": str(size)},
+                                    timeout=(self.timeout, max(self.timeout, 120.0)))  # it checks a large blob's digest
         self._expect(response, (201,), f"the upload of {digest} to {self.image.name}")
 
     def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
@@ -148,14 +158,17 @@ class Registry:
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
         """One request, retried with backoff on timeouts, refused connections, 429 and 5xx."""
         headers = {"Accept": MANIFEST_TYPES, **kwargs.pop("headers", {})}
+        timeout = kwargs.pop("timeout", self.timeout)
         if self._auth_header and "auth" not in kwargs:
             headers["Authorization"] = self._auth_header
         last: str = ""
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+            if hasattr(kwargs.get("data"), "seek"):
+                kwargs["data"].seek(0)  # a file body is sent again from its start
             try:
-                response = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                response = self.session.request(method, url, headers=headers, timeout=timeout,
                                                 allow_redirects=True, **kwargs)
             except requests.ConnectionError as exc:
                 last = f"cannot connect: {_reason(exc)}"

@@ -7,6 +7,7 @@ the tag last, so a failure leaves no tag on a half-made image. Nothing is sent t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from depimage.errors import DepimageError
@@ -25,7 +26,7 @@ class Addition:
     diff_id: str
     history: dict
     title: str  # for people: "numpy 2.1.0", "the application"
-    blob: bytes | None = None
+    blob: bytes | Path | None = None  # a large layer: the file it was packed into
 
 
 @dataclass(frozen=True)

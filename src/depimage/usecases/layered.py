@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from pathlib import Path
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -119,14 +121,16 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
     locked = locked_packages(prepared.installed.data)
     env = _uv_env(prepared, request_image, host)
     labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
-    def platform_image(bp: BasePlatform) -> PlatformImage:
-        facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
-        return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status), IMAGE_ENV,
-                             {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
+    with tempfile.TemporaryDirectory(prefix="depimage-layers-") as scratch:  # staged files and packed layers
+        def platform_image(bp: BasePlatform) -> PlatformImage:
+            facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
+            work = Path(tempfile.mkdtemp(prefix="platform-", dir=scratch))
+            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work), IMAGE_ENV,
+                                 {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
 
-    with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
-        images = list(pool.map(platform_image, bases))
-    pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest})
+        with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
+            images = list(pool.map(platform_image, bases))
+        pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest})
     move_latest(registry, image, tag, tag_prefix, on_status)
     return pushed
 
@@ -144,8 +148,9 @@ def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
 
 
 def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known: dict[str, Known],
-            env: dict[str, str], on_status: Callable[[str], None]) -> list[DepLayer]:
-    """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed."""
+            env: dict[str, str], on_status: Callable[[str], None], work: Path) -> list[DepLayer]:
+    """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed, staged
+    and packed on disk in the folder `work` (memory stays flat however large the packages)."""
     target = Target(bp.python_platform, bp.facts.python_version)
     check_python(prepared, bp)
     uv_version = prepared.options.uv_version
@@ -157,16 +162,16 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
               f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}")
     installed: dict[str, Distribution] = {}
     if names:
-        installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env)}
-    work: list[tuple[str, Callable[[], Layer]]] = []
+        installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env, work)}
+    jobs: list[tuple[str, Callable[[], Layer]]] = []
     if uv_key not in known:  # uv from the default index only: no private index may stand in for it
         uv_env = {k: v for k, v in env.items() if k != "UV_INDEX"}
-        work.append((uv_key, lambda: uv_layer(uv_version, target, uv_env)))
+        jobs.append((uv_key, lambda: uv_layer(uv_version, target, uv_env, work)))
     for layer in needed:
         files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
-        work.append((layer.key, lambda files=files: build_layer(files)))
+        jobs.append((layer.key, lambda files=files, key=layer.key: build_layer(files, into=work / f"{key}.tar.gz")))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib packs outside the GIL
-        made = dict(zip((key for key, _ in work), pool.map(lambda w: w[1](), work)))
+        made = dict(zip((key for key, _ in jobs), pool.map(lambda job: job[1](), jobs)))
     venv = venv_layer(bp, uv_version)
     order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
     out = []
