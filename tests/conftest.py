@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # This checkout's code, whatever other checkout an editable install points at.
 sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
 
-from helpers import copy, make_app, make_monorepo, make_workspace  # noqa: E402
+from helpers import copy, make_app, make_monorepo, make_workspace, uv  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +139,11 @@ def siblings_template(templates) -> Path:
 @pytest.fixture
 def siblings(siblings_template, tmp_path) -> Path:
     return copy(siblings_template, tmp_path / "siblings")
+
+
+@pytest.fixture(scope="session")
+def heavy_template(templates) -> Path:
+    """numpy, pandas, scipy and scikit-learn: the heavy set of the issue and the benchmark."""
+    where = make_app(templates / "heavy")
+    uv("add", "-q", "--no-sync", "numpy", "pandas", "scipy", "scikit-learn", cwd=where)
+    return where

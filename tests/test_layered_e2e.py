@@ -68,14 +68,6 @@ def rich_app(app) -> Path:
     return app
 
 
-@pytest.fixture(scope="session")
-def heavy_template(templates) -> Path:
-    """numpy, pandas, scipy and scikit-learn: the heavy set of the issue and the benchmark."""
-    where = make_app(templates / "heavy")
-    uv("add", "-q", "--no-sync", "numpy", "pandas", "scipy", "scikit-learn", cwd=where)
-    return where
-
-
 @pytest.fixture
 def heavy(heavy_template, tmp_path) -> Path:
     return copy(heavy_template, tmp_path / "heavy")

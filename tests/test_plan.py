@@ -133,7 +133,8 @@ def test_a_matrix_entry_given_to_the_action_hashes_what_plan_hashed(monorepo):
     from helpers import REPO
 
     done = plan_json(monorepo, "--all-groups", "--no-default-groups", "--platform", "linux/arm64", "--build-arg",
-                     "UV_INDEX_STRATEGY=unsafe-best-match", "--builder", "docker", "--base-image", "python:3.13-slim")
+                     "UV_INDEX_STRATEGY=unsafe-best-match", "--builder", "docker", "--base-image", "python:3.13-slim",
+                     "--base-digest", "pin", "--no-compile")
     step = (REPO / "examples/monorepo.yml").read_text().split("strategy:")[1]
     wired = dict(re.findall(r"^\s+([a-z-]+): \$\{\{ matrix\.([a-z-]+) \}\}", step, re.M))
     for entry in done["matrix"]["include"]:
@@ -146,4 +147,5 @@ def test_a_matrix_entry_given_to_the_action_hashes_what_plan_hashed(monorepo):
         finally:
             os.chdir(REPO)
         assert got.hash.hex == entry["hash"], entry["name"]
-    assert {"builder", "platforms", "build-args", "all-groups", "no-default-groups", "uv-version"} <= set(wired)
+    assert {"builder", "platforms", "build-args", "all-groups", "no-default-groups", "uv-version", "base-digest",
+            "no-compile"} <= set(wired)

@@ -56,6 +56,9 @@ IMAGE_OPTIONS = (
            "follow (default): when the base image's tag moves to a new digest, ensure rebases the image (a new "
            "manifest over the same dependency layers, no package reinstalled); pin: the image keeps the base it was "
            "made on until a dependency changes", choices=("follow", "pin")),
+    Option("no_compile", "flag", "--no-compile", "no-compile",
+           "leave bytecode out of the image (each container start then compiles what it imports); by default every "
+           "module is compiled for the base image's Python, as UV_COMPILE_BYTECODE=1 does"),
     Option("build_args", "pairs", "--build-arg", "build-args",
            "environment for `uv sync` in the build, e.g. UV_INDEX_STRATEGY=unsafe-best-match (visible in the image "
            "history: never a secret)", "NAME=VALUE"),

@@ -36,7 +36,7 @@ def render(options: ImageOptions, subdir: str = "") -> str:
         f"FROM {options.uv_image} AS uv",
         f"FROM {options.base_image}",
         "COPY --from=uv /uv /uvx /usr/local/bin/",
-        "ENV UV_COMPILE_BYTECODE=1 \\",
+        f"ENV UV_COMPILE_BYTECODE={0 if options.no_compile else 1} \\",
         "    UV_LINK_MODE=copy \\",
         "    UV_PYTHON_DOWNLOADS=never \\",
         f"    UV_PROJECT_ENVIRONMENT={VENV} \\",

@@ -37,6 +37,7 @@ class ImageOptions:
     secret_ids: tuple[str, ...] = field(default=())
     builder: str = "auto"  # auto: assembled from wheels on the registry where uv can; docker: always the builder
     base_digest: str = "follow"  # follow: a new digest of the base tag rebases the image; pin: it keeps its base
+    no_compile: bool = False  # leave bytecode out (UV_COMPILE_BYTECODE=0): images then compile at each start
 
     def __post_init__(self) -> None:
         # Canonical order, so that the same choice written differently hashes the same.

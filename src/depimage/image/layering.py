@@ -75,7 +75,8 @@ def layer_key(kind: str, content: object, target: Target) -> str:
     """sha256 over what a layer holds and for which Python and platform."""
     return hashlib.sha256(canonical_json({"format": LAYOUT_FORMAT, "kind": kind, "content": content,
                                           "python": target.python_version,
-                                          "platform": target.python_platform})).hexdigest()
+                                          "platform": target.python_platform,
+                                          **({"bytecode": target.bytecode} if target.bytecode else {})})).hexdigest()
 
 
 def _layer(title: str, packages: tuple[Locked, ...], target: Target) -> PlannedLayer:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from depimage.errors import DepimageError, uv_os_failure
+from depimage.image.bytecode import compile_staged
 from depimage.layout import VENV
 from depimage.project.names import normalize_name
 from depimage.project.uv import run_uv
@@ -39,6 +40,7 @@ class NeedsBuilder(DepimageError):
 class Target:
     python_platform: str  # uv's name, e.g. aarch64-manylinux_2_36
     python_version: str  # 3.12
+    bytecode: str = ""  # the interpreter that compiles it, e.g. cpython-3.12.7; "" for none
 
     @property
     def site_packages(self) -> str:
@@ -76,11 +78,12 @@ def only_packages(pylock: str, names: set[str]) -> str:
     return head + "".join(kept)
 
 
-def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, extra_args: tuple[str, ...] = ()
-            ) -> list[Distribution]:
+def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, extra_args: tuple[str, ...] = (),
+            python: str | None = None) -> list[Distribution]:
     """Install the pylock's packages (or, with extra_args, a requirement such as uv==X) for target into the
     folder `into` (which must outlive the distributions: their files stay there), and lay them out for the
-    image. env: uv's environment (network on, the index credentials in it)."""
+    image. env: uv's environment (network on, the index credentials in it); python: the interpreter that
+    compiles the bytecode (image/bytecode.py), None for none."""
     folder = Path(tempfile.mkdtemp(prefix="stage-", dir=into))
     args = ["pip", "install", "--target", str(folder / "t"), "--python-platform", target.python_platform,
             "--python-version", target.python_version, "--no-deps", "--no-build", "--link-mode", "copy",
@@ -101,6 +104,8 @@ def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, 
         raise DepimageError(f"uv could not install the locked packages for {target.python_platform}:\n"
                             f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
                                                     "and its credentials")
+    if python:
+        compile_staged(folder / "t", target.site_packages, python)
     return relocate(folder / "t", target)
 
 
@@ -108,6 +113,7 @@ def relocate(staged: Path, target: Target) -> list[Distribution]:
     """The distributions in a --target folder, each with its files at their image paths, RECORD rewritten."""
     site = target.site_packages.lstrip("/")
     venv = VENV.lstrip("/")
+    cache_tag = "cpython-" + target.python_version.replace(".", "")
     out = []
     for record in sorted(staged.glob("*.dist-info/RECORD")):
         info = record.parent.name[: -len(".dist-info")]
@@ -137,6 +143,9 @@ def relocate(staged: Path, target: Target) -> list[Distribution]:
             else:
                 image_path = f"{site}/{rel}"
             dist.files[image_path] = (content, executable)
+            compiled = source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
+            if image_path.startswith(site + "/") and rel.endswith(".py") and compiled.is_file():
+                dist.files[f"{image_path.rsplit('/', 1)[0]}/__pycache__/{compiled.name}"] = (compiled, False)
             relative = os.path.relpath("/" + image_path, "/" + site)
             rows.append([relative, *_record_entry(content, row)])
         rows.append([f"{info}.dist-info/RECORD", "", ""])

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from depimage.errors import DepimageError, opt
@@ -20,6 +20,7 @@ from depimage.fingerprint.installed import Locked, locked_packages, stand_in_has
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.record import record_of
 from depimage.image.base import BasePlatform, check_python, inspect_base
+from depimage.image.bytecode import need_interpreter
 from depimage.image.depsimage import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
 from depimage.image.layer import Layer, build_layer
 from depimage.image.layering import BASE_ANNOTATION, installed_for, layer_key, plan_layers
@@ -125,7 +126,8 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
         def platform_image(bp: BasePlatform) -> PlatformImage:
             facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
             work = Path(tempfile.mkdtemp(prefix="platform-", dir=scratch))
-            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work), IMAGE_ENV,
+            image_env = {**IMAGE_ENV, "UV_COMPILE_BYTECODE": "0" if options.no_compile else "1"}
+            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work), image_env,
                                  {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
 
         with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
@@ -151,22 +153,27 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             env: dict[str, str], on_status: Callable[[str], None], work: Path) -> list[DepLayer]:
     """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed, staged
     and packed on disk in the folder `work` (memory stays flat however large the packages)."""
-    target = Target(bp.python_platform, bp.facts.python_version)
+    plain = Target(bp.python_platform, bp.facts.python_version)
     check_python(prepared, bp)
+    python, bytecode = (None, "") if prepared.options.no_compile else need_interpreter(plain.python_version, env)
+    target = replace(plain, bytecode=bytecode)  # the package layers' keys name the interpreter that compiled them
     uv_version = prepared.options.uv_version
     plan = plan_layers(installed_for(locked, target), target)
     needed = [layer for layer in plan if layer.key not in known]
-    uv_key = layer_key("uv", uv_version, target)
+    uv_key = layer_key("uv", uv_version, plain)
     names = {p.name for layer in needed for p in layer.packages}
+    compiled = f", bytecode compiled by {bytecode} ({python})" if python and names else ""
     on_status(f"{bp.platform}: {len(plan)} package layers, {len(plan) - len(needed)} already in the registry; "
-              f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}")
+              f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}"
+              + compiled)
     installed: dict[str, Distribution] = {}
     if names:
-        installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env, work)}
+        installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env, work,
+                                                python=python)}
     jobs: list[tuple[str, Callable[[], Layer]]] = []
     if uv_key not in known:  # uv from the default index only: no private index may stand in for it
         uv_env = {k: v for k, v in env.items() if k != "UV_INDEX"}
-        jobs.append((uv_key, lambda: uv_layer(uv_version, target, uv_env, work)))
+        jobs.append((uv_key, lambda: uv_layer(uv_version, plain, uv_env, work)))
     for layer in needed:
         files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
         jobs.append((layer.key, lambda files=files, key=layer.key: build_layer(files, into=work / f"{key}.tar.gz")))
@@ -177,7 +184,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     out = []
     for key, title in order:
         if not key:
-            out.append(DepLayer(layer_key("venv", [bp.facts.python, uv_version], target), title,
+            out.append(DepLayer(layer_key("venv", [bp.facts.python, uv_version], plain), title,
                                 Known(venv.digest, venv.size, venv.diff_id), venv))
         elif key in made:
             layer = made[key]

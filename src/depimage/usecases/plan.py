@@ -69,6 +69,7 @@ class Target:
                 "groups": ",".join(o.groups), "all-extras": o.all_extras, "all-groups": o.all_groups,
                 "no-default-groups": o.no_default_groups, "platforms": ",".join(o.platforms),
                 "build-args": "\n".join(f"{k}={v}" for k, v in o.build_args), "builder": o.builder,
+                "base-digest": o.base_digest, "no-compile": o.no_compile,
                 "base-image": o.base_image, "uv-version": o.uv_version, "uv-image": o.uv_image,
                 "changes": self.changes}
 
