@@ -83,6 +83,7 @@ def main() -> None:
     base = os.environ["DEPIMAGE_TEST_BASE_IMAGE"]
     registry = os.environ["DEPIMAGE_TEST_REGISTRY"]
     sh("docker", "buildx", "build", "--network=host", "--load", "-t", IMAGE, "--build-arg", f"BASE_IMAGE={base}",
+       "--build-arg", "EXTRA_PYTHONS=",
        str(REPO))
 
     from actrunner import action_checkout, git_repo
