@@ -148,10 +148,11 @@ def _miss(request: EnsureRequest, prepared: Fingerprint, host: Host, image: Imag
         try:
             pushed = ensure_layered(Destination(prepared, image, tag, request.tag_prefix, registry, request.registry,
                                                 request.image, host, on_status))
-            on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), "
-                      f"{human_size(pushed.uploaded)} sent")
-            return result(pushed.digest, cache_hit=False, built=True, path="layers", uploaded=pushed.uploaded,
+            done = result(pushed.digest, cache_hit=False, built=True, path="layers", uploaded=pushed.uploaded,
                           changes=changes)
+            on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), "
+                      f"{human_size(pushed.uploaded)} sent, in {done.seconds:.1f} s")
+            return done
         except NeedsBuilder as exc:
             on_status(f"builder path after all: {exc.message.splitlines()[0]}")
     return _build(request, prepared, host, image, tag, registry, changes, on_line, on_status, result)

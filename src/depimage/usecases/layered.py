@@ -30,6 +30,7 @@ from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, 
 from depimage.oci.client import Registry, RegistryUnavailable
 from depimage.oci.reference import ImageName, parse_image_ref
 from depimage.project.uv import clean_env
+from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 
 # What the generated Dockerfile sets, so the Dockerfile path (`FROM` it, `uv sync`) works the same on both.
@@ -177,8 +178,15 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     for layer in needed:
         files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
         jobs.append((layer.key, lambda files=files, key=layer.key: build_layer(files, into=work / f"{key}.tar.gz")))
+    titles = {uv_key: f"uv {uv_version}", **{layer.key: layer.title for layer in needed}}
+
+    def pack(job: tuple[str, Callable[[], Layer]]) -> Layer:
+        layer = job[1]()
+        on_status(f"{bp.platform}: packed {titles[job[0]]} ({human_size(layer.size)})")
+        return layer
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib packs outside the GIL
-        made = dict(zip((key for key, _ in jobs), pool.map(lambda job: job[1](), jobs)))
+        made = dict(zip((key for key, _ in jobs), pool.map(pack, jobs)))
     venv = venv_layer(bp, uv_version)
     order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
     out = []
