@@ -140,3 +140,19 @@ def test_a_rebase_sends_only_a_config_and_a_manifest():
     manifest = manifest_of(target, "deps-1")
     assert manifest["layers"][0]["digest"] == new_base.manifest["layers"][0]["digest"]
     assert manifest["layers"][1]["digest"] == known["key-six"].digest
+
+
+def test_diff_of_two_project_folders_says_what_moved(app, tmp_path):
+    """depimage diff on two revisions of a project, no registry: a locked file that changed is named."""
+    import os
+
+    from depimage.doors.inputs import host_from
+    from depimage.usecases.diff import DiffRequest, diff
+    from helpers import copy
+    from realworld import change_locked_hash
+
+    other = copy(app, tmp_path / "other")
+    change_locked_hash(other / "uv.lock", "six", "", "")
+    assert diff(DiffRequest(str(app), str(app)), host_from(os.environ)).lines() == []
+    lines = diff(DiffRequest(str(app), str(other)), host_from(os.environ)).lines()
+    assert len(lines) == 1 and lines[0].startswith("~ six ") and "other files" in lines[0], lines
