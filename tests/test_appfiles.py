@@ -11,11 +11,11 @@ import tarfile
 
 import pytest
 
-from depimage.image.dockerignore import excluded, files_of, read_patterns
 from depimage.errors import InputError
+from depimage.image.dockerignore import excluded, files_of, read_patterns
 from depimage.image.layer import build_layer
-from depimage.project.reader import read_project
 from depimage.image.runconfig import Runtime, from_pyproject, port
+from depimage.project.reader import read_project
 from helpers import cli, make_compiled
 
 

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from depimage.errors import InputError
-from depimage.image.layer import build_layer
-from depimage.layout import APP_SITE, APP_SITE_LABEL
-from depimage.image.runconfig import Runtime
 from depimage.image.appimage import Assembly, assemble
+from depimage.image.layer import build_layer
+from depimage.image.runconfig import Runtime
+from depimage.layout import APP_SITE, APP_SITE_LABEL
 from depimage.oci.digest import sha256_digest
 from depimage.oci.media import OCI_LAYER, OCI_MANIFEST
 from memregistry import MemoryRegistry

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
-from depimage.fingerprint.pipeline import fingerprint
 from depimage.fingerprint.installed import locked_packages
-from depimage.image.layering import installed_for, plan_layers
 from depimage.fingerprint.options import ImageOptions
+from depimage.fingerprint.pipeline import fingerprint
+from depimage.image.layering import installed_for, plan_layers
 from depimage.image.staging import Target
 from depimage.project.reader import read_project
 from helpers import uv

@@ -17,9 +17,9 @@ from typing import Callable, Mapping
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.layout import FIXED_MTIME
-from depimage.recipe.recipe import write_recipe
 from depimage.oci.credentials import Credentials, write_docker_config
 from depimage.oci.reference import ImageName
+from depimage.recipe.recipe import write_recipe
 
 TAIL_LINES = 40
 

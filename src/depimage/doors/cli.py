@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from depimage import __version__
-from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
-from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.doors.inputs import docker_config_dir, host_from, secret_from_spec
 from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, add_flags, from_cli, image_options, runtime
+from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
+from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 

@@ -7,8 +7,8 @@ import hashlib
 from dataclasses import dataclass
 
 from depimage import RECIPE_FORMAT
-from depimage.fingerprint.options import ImageOptions
 from depimage.fingerprint.canonical import canonical_json
+from depimage.fingerprint.options import ImageOptions
 from depimage.layout import FILE_MODE
 
 TAG_HEX = 24  # 96 bits in the tag: collisions stay out of reach for any one repository

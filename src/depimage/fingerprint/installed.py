@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from depimage.fingerprint.canonical import canonical_json
 from depimage.errors import DepimageError, InputError, line_of, uv_os_failure
+from depimage.fingerprint.canonical import canonical_json
 from depimage.fingerprint.options import ImageOptions
 from depimage.project.names import normalize_name
 from depimage.project.reader import Project, Pyproject

@@ -9,9 +9,9 @@ from depimage.fingerprint import dockerfile
 from depimage.fingerprint.hashing import DependencyHash, compute
 from depimage.fingerprint.installed import InstalledSet, export_installed
 from depimage.fingerprint.options import ImageOptions
+from depimage.fingerprint.scope import member_items, recipe_items
 from depimage.project.reader import Project
 from depimage.recipe.recipe import Recipe, build_recipe
-from depimage.fingerprint.scope import member_items, recipe_items
 
 
 @dataclass(frozen=True)

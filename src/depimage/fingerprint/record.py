@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 
 from depimage import RECIPE_FORMAT
-from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.installed import locked_packages
+from depimage.fingerprint.pipeline import Fingerprint
 
 INSTALLED_LABEL = "dev.depimage.installed"
 INPUTS_LABEL = "dev.depimage.inputs"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from depimage.fingerprint.canonical import canonical_json
 from depimage.fingerprint.installed import InstalledSet
 from depimage.project.lockfile import format_neutral
 from depimage.project.reader import Project
-from depimage.fingerprint.canonical import canonical_json
 from depimage.recipe.recipe import Recipe
 
 # [tool.uv] keys whose whole effect is on the lock or on which packages are selected, both of which the

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from depimage.errors import DepimageError, InputError
+from depimage.fingerprint.installed import export_installed
+from depimage.fingerprint.options import ImageOptions
 from depimage.image.dockerignore import files_of, read_patterns
 from depimage.layout import APP_SITE, VENV, WORKDIR
-from depimage.errors import DepimageError, InputError
-from depimage.fingerprint.options import ImageOptions
-from depimage.project.reader import Project, read_toml
-from depimage.fingerprint.installed import export_installed
 from depimage.project.names import normalize_name
+from depimage.project.reader import Project, read_toml
 from depimage.project.uv import run_uv
 
 COMPILED_HINT = ("a project with compiled extensions needs its wheel built for the image's platform: use the "

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from depimage.sizes import human_size
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.oci.client import NotFound, Registry
 from depimage.oci.media import INDEXES, platform_name
+from depimage.sizes import human_size
 
 FACTS_FORMAT = 1
 _PYTHON = re.compile(r"^(usr/local/bin|usr/bin|opt/python/bin)/python3\.(\d+)$")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from depimage.oci.reference import ImageName
 from depimage.oci.model import Config, Index, Manifest, Platform, parse_document
+from depimage.oci.reference import ImageName
 
 
 class Repository(Protocol):

@@ -16,9 +16,9 @@ from pathlib import Path
 from depimage.errors import InputError, opt
 from depimage.layout import DIR_MODE, FILE_MODE, FIXED_MTIME
 from depimage.project.names import normalize_name
-from depimage.recipe.masking import mask_requirements
 from depimage.project.reader import Project
 from depimage.project.staleness import check_lock_fresh
+from depimage.recipe.masking import mask_requirements
 
 PROJECT_KEYS = ("name", "version", "requires-python", "dependencies", "optional-dependencies", "dynamic")
 

@@ -7,15 +7,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from depimage.sizes import human_size
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.image.appfiles import collect
-from depimage.image.layer import build_layer
-from depimage.layout import DEPS_IMAGE_LABEL, REVISION_LABEL, SOURCE_LABEL
-from depimage.image.runconfig import Runtime, from_pyproject
 from depimage.image.appimage import Assembly, assemble
+from depimage.image.layer import build_layer
+from depimage.image.runconfig import Runtime, from_pyproject
+from depimage.layout import DEPS_IMAGE_LABEL, REVISION_LABEL, SOURCE_LABEL
 from depimage.oci.client import Registry
 from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref
+from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.ensure import EnsureRequest, ensure_fingerprint, source_labels
 from depimage.usecases.hash import HashRequest, hash_project

@@ -10,10 +10,10 @@ from pathlib import Path
 from depimage.errors import InputError
 from depimage.fingerprint.record import Changes, Record, compare, record_of
 from depimage.oci.client import Registry
-from depimage.usecases.records import record_at
 from depimage.oci.reference import parse_image_ref
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
+from depimage.usecases.records import record_at
 
 
 @dataclass(frozen=True)

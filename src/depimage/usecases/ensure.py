@@ -13,22 +13,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from depimage.sizes import human_size
 from depimage.build.buildx import BuildError, BuildRequest, build, local_image_id
 from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.fingerprint.record import compare, record_of
-from depimage.image.layering import BASE_ANNOTATION
-from depimage.layout import LATEST
-from depimage.image.staging import NeedsBuilder
-from depimage.oci.client import Registry
 from depimage.image.depsimage import image_facts
+from depimage.image.layering import BASE_ANNOTATION
+from depimage.image.staging import NeedsBuilder
+from depimage.layout import LATEST
+from depimage.oci.client import Registry
 from depimage.oci.reference import ImageName, parse_image_name
+from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
-from depimage.usecases.records import latest_record, record_at
 from depimage.usecases.layered import Destination, base_digest_now, ensure_layered, move_latest, route
+from depimage.usecases.records import latest_record, record_at
 
 PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
 RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from depimage.errors import InputError, line_of, opt
 from depimage.fingerprint.hashing import TAG_PREFIX
+from depimage.fingerprint.options import ImageOptions, default_base_image
 from depimage.fingerprint.pipeline import fingerprint
 from depimage.fingerprint.record import Record, compare, record_of
-from depimage.fingerprint.options import ImageOptions, default_base_image
 from depimage.project.reader import Project, read_project, repository_root
 from depimage.recipe.recipe import Recipe, build_recipe
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, image_options
