@@ -23,15 +23,19 @@ from depimage.errors import DepimageError, opt
 from depimage.layout import FIXED_MTIME
 from depimage.project.uv import run_uv
 
-DATA_TOPS = ("bin", "share", "etc", "man", "include")  # staged folders that do not go to site-packages
+DATA_TOPS = {"bin", "share", "etc", "man", "include"}  # staged folders that do not go to site-packages
 _IDENTIFY = "import sys, platform; print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3])"
 _COMPILE = """\
-import compileall, py_compile, re, sys
-staged, site = sys.argv[1], sys.argv[2]
-skip = re.compile(r"^" + re.escape(staged) + r"/(%s)/" % "|".join(sys.argv[3:]))
-ok = compileall.compile_dir(staged, ddir=site, quiet=2, rx=skip, workers=1,
-                            invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
-sys.exit(0 if ok else 1)
+import compileall, os, py_compile, sys
+staged, site, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+mode = py_compile.PycInvalidationMode.TIMESTAMP
+for path in paths:
+    ddir = os.path.normpath(os.path.join(site, os.path.relpath(os.path.dirname(path), staged)))
+    if os.path.isdir(path):
+        compileall.compile_dir(path, ddir=os.path.join(site, os.path.relpath(path, staged)), quiet=2, workers=1,
+                               invalidation_mode=mode)
+    elif path.endswith(".py"):
+        compileall.compile_file(path, ddir=ddir, quiet=2, invalidation_mode=mode)
 """
 
 
@@ -85,9 +89,15 @@ def compile_staged(staged: Path, site_packages: str, python: str) -> None:
             if name.endswith(".py"):
                 os.utime(os.path.join(root, name), (FIXED_MTIME, FIXED_MTIME))
     env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-    proc = subprocess.run([python, "-I", "-c", _COMPILE, str(staged), site_packages, *DATA_TOPS],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:  # a module that does not compile (Python 2 code in a package): uv leaves it too
-        said = (proc.stdout + proc.stderr).strip().splitlines()
-        if any("Traceback" in line for line in said):
+    tops = sorted(str(p) for p in staged.iterdir() if p.name not in DATA_TOPS)
+    workers = max(1, min(os.cpu_count() or 1, 8, len(tops)))
+    shares = [tops[i::workers] for i in range(workers)]  # the top-level folders, dealt out: one interpreter each
+    procs = [subprocess.Popen([python, "-I", "-c", _COMPILE, str(staged), site_packages, *share],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for share in shares if share]
+    for proc in procs:
+        said = proc.communicate()[0].strip().splitlines()
+        # a module that does not compile (Python 2 code in a package) is left as source, as uv leaves it; a crash
+        # of the interpreter is a failure
+        if proc.returncode != 0 and any("Traceback" in line for line in said):
             raise DepimageError(f"compiling the image's bytecode with {python} failed: {' / '.join(said[-5:])}")
