@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
 from depimage.oci.client import NotFound, Registry
-from depimage.oci.media import INDEXES, platform_name
+from depimage.oci.media import INDEXES
+from depimage.oci.model import Platform
 from depimage.sizes import human_size
 
 FACTS_FORMAT = 1
@@ -81,7 +82,7 @@ def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...],
     document = json.loads(body)
     where = registry.image.ref(reference)
     if media_type in INDEXES or "manifests" in document:
-        entries = {platform_name(e.get("platform", {})): e for e in document["manifests"]
+        entries = {Platform.of(e.get("platform", {})).name: e for e in document["manifests"]
                    if e.get("platform", {}).get("os") not in (None, "unknown")}
         wanted = platforms or (default_platform(),)
         missing = [p for p in wanted if p not in entries]
@@ -103,7 +104,7 @@ def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...],
 def _one(registry: Registry, where: str, manifest: dict, digest: str, cache: Path | None,
          on_status: Callable[[str], None], known: dict[str, dict]) -> BasePlatform:
     config = json.loads(registry.get_blob(manifest["config"]["digest"]))
-    platform = platform_name(config)
+    platform = Platform.of(config).name
     layers: dict[str, dict] = {}
     unread = []
     for layer in manifest["layers"]:

@@ -23,7 +23,6 @@ from depimage.errors import DepimageError, opt
 from depimage.layout import FIXED_MTIME
 from depimage.project.uv import run_uv
 
-DATA_TOPS = {"bin", "share", "etc", "man", "include"}  # staged folders that do not go to site-packages
 _IDENTIFY = "import sys, platform; print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3])"
 _COMPILE = """\
 import compileall, os, py_compile, sys
@@ -80,16 +79,16 @@ def need_interpreter(version: str, env: Mapping[str, str]) -> tuple[str, str]:
     return found
 
 
-def compile_staged(staged: Path, site_packages: str, python: str) -> None:
+def compile_staged(staged: Path, site_packages: str, python: str, elsewhere: tuple[str, ...]) -> None:
     """Compile every module under the staged --target folder that goes to site-packages, for the image's path
     (site_packages, e.g. /opt/venv/lib/python3.12/site-packages), the sources first stamped with the image's
-    fixed time."""
+    fixed time. elsewhere: the staged top-level folders that go elsewhere in the image (bin, data), left out."""
     for root, _, files in os.walk(staged):
         for name in files:
             if name.endswith(".py"):
                 os.utime(os.path.join(root, name), (FIXED_MTIME, FIXED_MTIME))
     env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-    tops = sorted(str(p) for p in staged.iterdir() if p.name not in DATA_TOPS)
+    tops = sorted(str(p) for p in staged.iterdir() if p.name not in elsewhere)
     workers = max(1, min(os.cpu_count() or 1, 8, len(tops)))
     shares = [tops[i::workers] for i in range(workers)]  # the top-level folders, dealt out: one interpreter each
     procs = [subprocess.Popen([python, "-I", "-c", _COMPILE, str(staged), site_packages, *share],

@@ -105,7 +105,7 @@ def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, 
                             f"{said[-3000:]}", hint="`uv sync` in the builder says the same; check the index "
                                                     "and its credentials")
     if python:
-        compile_staged(folder / "t", target.site_packages, python)
+        compile_staged(folder / "t", target.site_packages, python, ("bin", "include", *DATA_DIRS))
     return relocate(folder / "t", target)
 
 

@@ -12,15 +12,3 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 INDEXES = (OCI_INDEX, DOCKER_LIST)
 LAYER_TYPE = {DOCKER_MANIFEST: "application/vnd.docker.image.rootfs.diff.tar.gzip", OCI_MANIFEST: OCI_LAYER}
 MANIFEST_TYPES = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])  # the Accept header
-
-
-def platform_name(platform: dict) -> str:
-    """os/architecture[/variant] of an index entry's platform or an image config: linux/arm64/v8."""
-    return "/".join(p for p in (platform.get("os"), platform.get("architecture"), platform.get("variant")) if p)
-
-
-def platform_fields(name: str) -> dict:
-    """The platform object of an index entry, from os/architecture[/variant]."""
-    os_name, _, rest = name.partition("/")
-    architecture, _, variant = rest.partition("/")
-    return {"os": os_name, "architecture": architecture, **({"variant": variant} if variant else {})}

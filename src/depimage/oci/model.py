@@ -9,12 +9,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from depimage.oci.digest import sha256_digest
-from depimage.oci.media import DOCKER_LIST, DOCKER_MANIFEST, INDEXES, LAYER_TYPE, OCI_INDEX, OCI_MANIFEST
+from depimage.oci.media import INDEXES, LAYER_TYPE, OCI_INDEX, OCI_MANIFEST
 
 def dumps(document: dict) -> bytes:
     """The one JSON form depimage writes: sorted keys, no spaces, so the same document has one digest."""
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def layer_type(manifest_type: str) -> str:
+    """The media type of a gzip layer in a manifest of this kind (Docker's, else OCI's)."""
+    return LAYER_TYPE.get(manifest_type, LAYER_TYPE[OCI_MANIFEST])
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,7 @@ class Manifest:
 
     @property
     def layer_type(self) -> str:
-        """The media type of a gzip layer in a manifest of this kind."""
-        return LAYER_TYPE.get(self.media_type, LAYER_TYPE[OCI_MANIFEST])
+        return layer_type(self.media_type)
 
 
 @dataclass(frozen=True)
@@ -169,16 +172,3 @@ class Config:
             data["config"] = settings
         data.update(fields)
         return Config(data)
-
-
-def manifest_type_for(source_type: str) -> str:
-    """The manifest kind an image made over source keeps: Docker's for Docker's, OCI's otherwise."""
-    return DOCKER_MANIFEST if source_type == DOCKER_MANIFEST else OCI_MANIFEST
-
-
-def index_type_for(source_type: str) -> str:
-    return DOCKER_LIST if source_type == DOCKER_LIST else OCI_INDEX
-
-
-def digest_of(body: bytes) -> str:
-    return sha256_digest(body)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Callable
 
 from depimage.errors import DepimageError
-from depimage.oci.media import LAYER_TYPE, OCI_CONFIG, OCI_MANIFEST
-from depimage.oci.model import Config, Descriptor, Index, Manifest, digest_of
+from depimage.oci.media import LAYER_TYPE, OCI_CONFIG
+from depimage.oci.digest import sha256_digest
+from depimage.oci.model import Config, Descriptor, Index, Manifest, layer_type
 from depimage.oci.read import Image, Repository
 from depimage.sizes import human_size
 
@@ -44,13 +45,13 @@ def append(base: Image, additions: list[Addition], config: Config, *, media_type
     """base + additions as a new image (mutate.Append), its manifest of media_type (default: the base's kind;
     the base's gzip layers are listed in that kind), the new config, annotations on the manifest."""
     media_type = media_type or base.manifest.media_type
-    layer_type = LAYER_TYPE.get(media_type, LAYER_TYPE[OCI_MANIFEST])
-    base_layers = tuple(d.as_type(layer_type) if d.media_type in LAYER_TYPE.values() else d
+    gzip_layer = layer_type(media_type)
+    base_layers = tuple(d.as_type(gzip_layer) if d.media_type in LAYER_TYPE.values() else d
                         for d in base.manifest.layers)
     config_bytes = config.to_bytes()
     same_kind = media_type == base.manifest.media_type
     config_descriptor = Descriptor(base.manifest.config.media_type if same_kind else OCI_CONFIG,
-                                   digest_of(config_bytes), len(config_bytes),
+                                   sha256_digest(config_bytes), len(config_bytes),
                                    rest=base.manifest.config.rest if same_kind else {})
     manifest = Manifest(media_type, config_descriptor, base_layers + tuple(a.descriptor for a in additions),
                         annotations or {})
@@ -82,7 +83,7 @@ class Writer:
             if len(images) == 1 and not index_type:
                 self.done.digest = self.put_last(tag, body, image.manifest.media_type)
                 return self.done
-            digest = digest_of(body)
+            digest = sha256_digest(body)
             if self.target.manifest_digest(digest) is None:
                 self.target.put_manifest(digest, body, image.manifest.media_type)
                 self.done.uploaded += len(body)
@@ -127,7 +128,7 @@ class Writer:
 
     def put_last(self, tag: str, body: bytes, media_type: str) -> str:
         """The tag, last of all: nothing is put when it already names these very bytes."""
-        digest = digest_of(body)
+        digest = sha256_digest(body)
         if self.target.manifest_digest(tag) != digest:
             self.target.put_manifest(tag, body, media_type)
             self.done.uploaded += len(body)

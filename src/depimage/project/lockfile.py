@@ -145,9 +145,9 @@ def _mask_local_specifiers(text: str, names: list[str]) -> str:
     specifier = ">=1.2" }`), moves with each release as the pyproject's does (recipe/masking.py): masked too."""
     if not names:
         return text
-    entry = re.compile(r'\{ name = "(?:%s)"((?:, extras = \[[^\]]*\])?(?:, marker = "[^"]*")?), specifier = "[^"]*"'
+    entry = re.compile(r'(\{ name = "(?:%s)"(?:, extras = \[[^\]]*\])?(?:, marker = "[^"]*")?, specifier = ")[^"]*"'
                        % "|".join(re.escape(n) for n in names))
-    return entry.sub(lambda m: f'{{ name = "{m[0].split(chr(34))[1]}"{m[1]}, specifier = "=={MASKED_VERSION}"', text)
+    return entry.sub(lambda m: f'{m[1]}=={MASKED_VERSION}"', text)
 
 
 def _line(text: str, pos: int) -> int:
