@@ -27,19 +27,42 @@ from realworld import checkout
 pytestmark = pytest.mark.e2e
 
 DISTS = r'''
-import importlib.metadata as md, json
+import hashlib, importlib.metadata as md, json, os
 out = {}
 for d in md.distributions():
     files = sorted((str(f), f.hash.value if f.hash else None, f.size) for f in d.files or []
                    if "__pycache__" not in str(f) and not str(f).endswith((".pyc", "RECORD")))
     out[d.metadata["Name"].lower()] = [d.version, files]
+# the bytecode: every .pyc in the venv, by path, with the hash of its code (after the 16-byte header, which
+# names the source's time: the builder's files keep uv's times, the layered image's one fixed time)
+pycs = {}
+for root, _, names in os.walk("/opt/venv"):
+    for name in names:
+        if name.endswith(".pyc"):
+            with open(os.path.join(root, name), "rb") as fh:
+                pycs[os.path.join(root, name)] = hashlib.sha256(fh.read()[16:]).hexdigest()
+out["(bytecode)"] = pycs
 print(json.dumps(out, sort_keys=True))
 '''
+
+
 def builder(project: Path, sandbox, uv_image: str, image: str) -> dict:
     proc = depimage("ensure", str(project), "--image", image, "--base-image", sandbox["DEPIMAGE_TEST_BASE_IMAGE"],
                     "--uv-version", UV_VERSION, "--uv-image", uv_image, "--network", "host", "--no-dev",
                     "--builder", "docker", "--output", "json")
     return json.loads(proc.stdout)
+
+
+def same_installs(ours: dict, theirs: dict) -> None:
+    """Every distribution, RECORD file and hash the same, and the same .pyc files. Their code is compared too: it
+    may differ only where the compiling interpreters' patch releases do (the layered image's bytecode comes from
+    this machine's 3.11.7, the builder's from the base's 3.11.2: on the heavy set 9 of 3870 files), never
+    wholesale."""
+    our_pycs, their_pycs = ours.pop("(bytecode)"), theirs.pop("(bytecode)")
+    assert ours == theirs
+    assert our_pycs.keys() == their_pycs.keys() and our_pycs
+    same = sum(our_pycs[path] == their_pycs[path] for path in our_pycs)
+    assert same >= 0.99 * len(our_pycs), f"only {same} of {len(our_pycs)} .pyc files hold the same code"
 
 
 def installed(ref: str, tmp_path: Path) -> dict:
@@ -83,7 +106,7 @@ def test_the_layered_image_installs_what_the_builder_image_does_and_runs(rich_ap
     built = builder(rich_app, sandbox, uv_image, image)
     assert built["path"] == "docker" and built["tag"] != done["tag"]  # the hash covers the path
     ours = installed(done["image"], tmp_path)
-    assert ours == installed(built["image"], tmp_path)  # names, versions, every RECORD file and its hash
+    same_installs(ours, installed(built["image"], tmp_path))  # names, versions, every RECORD file and its hash
     assert {"markupsafe", "pyflakes", "six", "idna"} <= set(ours) and "shop" not in ours and "iniconfig" not in ours
     assert docker("run", "--rm", "--network", "none", done["image"], "pyflakes", "--version").returncode == 0
 
@@ -109,8 +132,8 @@ def test_real_sets_install_as_the_builder_installs_them(which, heavy_template, s
     image = f"{sandbox['DEPIMAGE_TEST_REGISTRY']}/e2e/real-{which}-{run_id}"
     done, proc = layered(project, registry_base, image)
     assert done and done["path"] == "layers", proc.stderr
-    assert installed(done["image"], tmp_path) == installed(builder(project, sandbox, uv_image, image)["image"],
-                                                           tmp_path)
+    same_installs(installed(done["image"], tmp_path),
+                  installed(builder(project, sandbox, uv_image, image)["image"], tmp_path))
     if which == "heavy":
         titles = layer_titles(sandbox["DEPIMAGE_TEST_REGISTRY"], f"e2e/real-{which}-{run_id}", done["tag"])
         for name in ("numpy", "pandas", "scipy", "scikit-learn"):

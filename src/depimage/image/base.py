@@ -9,10 +9,11 @@ import json
 import platform as host_platform
 import re
 import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from zlib_ng import zlib_ng
 
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
@@ -194,7 +195,7 @@ def _members(registry: Registry, digest: str) -> Iterator[tuple[str, Callable[[]
                 name = member.name.lstrip("./")
                 if member.isfile() or member.issym() or member.islnk():
                     yield name, (lambda m=member: tar.extractfile(m).read() if m.isfile() else b"")
-    except (tarfile.TarError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, zlib_ng.error, OSError) as exc:
         raise DepimageError(f"cannot read layer {digest} of the base image: {exc}",
                             hint=f"a layer that is not gzip (zstd) needs {opt('builder')} docker") from exc
 
@@ -204,20 +205,19 @@ class _Gunzip:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._buffer = b""
+        self._inflate = zlib_ng.decompressobj(16 + zlib_ng.MAX_WBITS)
+        self._buffer, self._at = b"", 0  # what is inflated, and how much of it was read
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
+        while size < 0 or len(self._buffer) - self._at < size:
             chunk = next(self._chunks, None)
+            rest = self._buffer[self._at:]
             if chunk is None:
-                self._buffer += self._inflate.flush()
+                self._buffer, self._at = rest + self._inflate.flush(), 0
                 break
-            self._buffer += self._inflate.decompress(chunk)
-        if size < 0:
-            out, self._buffer = self._buffer, b""
-        else:
-            out, self._buffer = self._buffer[:size], self._buffer[size:]
+            self._buffer, self._at = rest + self._inflate.decompress(chunk), 0
+        end = len(self._buffer) if size < 0 else min(len(self._buffer), self._at + size)
+        out, self._at = self._buffer[self._at:end], end
         return out
 
 

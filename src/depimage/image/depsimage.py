@@ -51,6 +51,7 @@ class Pushed:
     digest: str = ""
     uploaded: int = 0  # bytes sent to the registry
     layers_pushed: list[str] = field(default_factory=list)  # titles of the dependency layers that were sent
+    downloaded: int = 0  # bytes of the wheels the new layers were installed from
 
 
 def recorded(registry: Repository, references: tuple[str, ...]) -> tuple[dict[str, Known], list[dict[str, str]]]:
@@ -92,13 +93,14 @@ def image_facts(registry: Repository, reference: str, *, labels: bool = True) ->
 
 def push_layered(base: Repository, target: Repository, tag: str, images: list[PlatformImage],
                  on_status: Callable[[str], None] = lambda msg: None,
-                 annotations: dict[str, str] | None = None) -> Pushed:
+                 annotations: dict[str, str] | None = None, writer: Writer | None = None) -> Pushed:
     """Every platform's image, then the tag: on the manifest for one platform, on an index for several.
-    annotations go on each manifest and on the index (the base's digest, read back on a cache hit)."""
+    annotations go on each manifest and on the index (the base's digest, read back on a cache hit). writer: the
+    one that already pushed layers as they were made (Writer.push_layer), so its count covers them."""
     appended = [append(_base_image(image.base), [_addition(d) for d in image.layers], _config(image),
                        media_type=OCI_MANIFEST, annotations=annotations) for image in images]
     several = len(images) > 1
-    done = Writer(target, on_status).write(tag, appended, base, index_type=OCI_INDEX if several else "",
+    done = (writer or Writer(target, on_status)).write(tag, appended, base, index_type=OCI_INDEX if several else "",
                                            annotations=annotations if several else None, label_platforms=True)
     return Pushed(done.digest, done.uploaded, done.pushed)
 

@@ -14,6 +14,7 @@ import io
 import os
 import re
 import tempfile
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -60,9 +61,11 @@ class Target:
 class Distribution:
     name: str  # normalized
     version: str
+    info: str = ""  # the .dist-info folder's name without the suffix: numpy-2.1.0
     # image path (no leading /) -> (content, executable): bytes where depimage rewrote the file (RECORD, scripts),
     # else the staged file on disk, which the layer streams in
     files: dict[str, tuple[bytes | Path, bool]] = field(default_factory=dict)
+    wheel_size: int = 0  # bytes of the wheel uv installed it from (what a cold cache downloads); 0 unknown
 
     @property
     def size(self) -> int:
@@ -106,7 +109,35 @@ def install(pylock: str, target: Target, env: Mapping[str, str], into: Path, *, 
                                                     "and its credentials")
     if python:
         compile_staged(folder / "t", target.site_packages, python, ("bin", "include", *DATA_DIRS))
-    return relocate(folder / "t", target)
+    dists = relocate(folder / "t", target)
+    sizes = _wheel_sizes(pylock) if pylock else {}
+    for dist in dists:
+        dist.wheel_size = sizes.get((dist.name, _tags(folder / "t" / f"{dist.info}.dist-info" / "WHEEL")), 0)
+    return dists
+
+
+def _tags(wheel_file: Path) -> frozenset[str]:
+    """The tags a staged distribution's WHEEL file names (its wheel's, expanded)."""
+    try:
+        text = wheel_file.read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:"))
+
+
+def _wheel_sizes(pylock: str) -> dict[tuple[str, frozenset[str]], int]:
+    """(name, the wheel's expanded tags) -> its size, for every wheel of the pylock: which one uv took is told
+    by the installed WHEEL file's tags."""
+    sizes = {}
+    for pkg in tomllib.loads(pylock).get("packages", []):
+        for wheel in pkg.get("wheels", []):
+            stem = wheel.get("url", wheel.get("path", "")).rsplit("/", 1)[-1].removesuffix(".whl")
+            parts = stem.split("-")
+            if len(parts) >= 5:
+                pys, abis, plats = (part.split(".") for part in parts[-3:])
+                tags = frozenset(f"{py}-{abi}-{plat}" for py in pys for abi in abis for plat in plats)
+                sizes[(normalize_name(pkg["name"]), tags)] = int(wheel.get("size", 0) or 0)
+    return sizes
 
 
 def relocate(staged: Path, target: Target) -> list[Distribution]:
@@ -118,7 +149,7 @@ def relocate(staged: Path, target: Target) -> list[Distribution]:
     for record in sorted(staged.glob("*.dist-info/RECORD")):
         info = record.parent.name[: -len(".dist-info")]
         name, _, version = info.partition("-")
-        dist = Distribution(normalize_name(name), version)
+        dist = Distribution(normalize_name(name), version, info=info)
         rows = []
         for row in csv.reader(io.StringIO(record.read_text(encoding="utf-8"))):
             if not row:

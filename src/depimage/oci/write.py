@@ -6,6 +6,7 @@ the tag last, so a failure leaves no tag on a half-made image. Nothing is sent t
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,6 +73,24 @@ class Writer:
     target: Repository
     on_status: Callable[[str], None] = lambda msg: None
     done: Written = field(default_factory=Written)
+    _sent: set[str] = field(default_factory=set)  # blobs this writer put in the target
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def push_layer(self, blob: bytes | Path, digest: str, size: int, title: str, prefix: str = "") -> None:
+        """A new layer's blob, sent as soon as it is made (while other layers are still being made; any thread),
+        unless the target has it. The manifest that names it is written later, by write()."""
+        with self._lock:
+            if digest in self._sent:
+                return
+        if self.target.has_blob(digest):
+            return
+        self.on_status(f"{prefix}pushing the layer of {title} ({human_size(size)})")
+        self.target.push_blob(blob, digest)
+        with self._lock:
+            if digest not in self._sent:
+                self._sent.add(digest)
+                self.done.uploaded += size
+                self.done.pushed.append(title)
 
     def write(self, tag: str, images: list[Appended], source: Repository, *, index_type: str = "",
               annotations: dict[str, str] | None = None, label_platforms: bool = False) -> Written:
@@ -96,15 +115,13 @@ class Writer:
         for layer in image.base.manifest.layers:
             self.have_blob(source, layer.digest, layer.size)
         for addition in image.additions:
-            if self.target.has_blob(addition.descriptor.digest):
+            digest = addition.descriptor.digest
+            if digest in self._sent or self.target.has_blob(digest):
                 continue
             if addition.blob is None:
-                raise DepimageError(f"the layer of {addition.title} ({addition.descriptor.digest}) is not in the "
-                                  "repository, and this run did not make it")
-            self.on_status(f"{prefix}pushing the layer of {addition.title} ({human_size(addition.descriptor.size)})")
-            self.target.push_blob(addition.blob, addition.descriptor.digest)
-            self.done.uploaded += addition.descriptor.size
-            self.done.pushed.append(addition.title)
+                raise DepimageError(f"the layer of {addition.title} ({digest}) is not in the repository, and this "
+                                    "run did not make it")
+            self.push_layer(addition.blob, digest, addition.descriptor.size, addition.title, prefix)
         config_digest = image.manifest.config.digest
         if not self.target.has_blob(config_digest):
             self.target.push_blob(image.config, config_digest)

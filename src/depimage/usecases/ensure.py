@@ -150,8 +150,9 @@ def _miss(request: EnsureRequest, prepared: Fingerprint, host: Host, image: Imag
                                                 request.image, host, on_status))
             done = result(pushed.digest, cache_hit=False, built=True, path="layers", uploaded=pushed.uploaded,
                           changes=changes)
+            wheels = f"installed from {human_size(pushed.downloaded)} of wheels, " if pushed.downloaded else ""
             on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), "
-                      f"{human_size(pushed.uploaded)} sent, in {done.seconds:.1f} s")
+                      f"{wheels}{human_size(pushed.uploaded)} sent, in {done.seconds:.1f} s")
             return done
         except NeedsBuilder as exc:
             on_status(f"builder path after all: {exc.message.splitlines()[0]}")

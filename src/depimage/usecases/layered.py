@@ -7,13 +7,14 @@ pushed. Several platforms give an index, on any host, with no emulator."""
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import tempfile
-from pathlib import Path
+import threading
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Callable
+from pathlib import Path
+from typing import Callable, TypeVar
 
 from depimage.errors import DepimageError, opt
 from depimage.fingerprint.installed import Locked, locked_packages, stand_in_hashes
@@ -23,12 +24,14 @@ from depimage.image.base import BasePlatform, check_python, inspect_base
 from depimage.image.bytecode import need_interpreter
 from depimage.image.depsimage import DepLayer, Known, PlatformImage, Pushed, push_layered, recorded
 from depimage.image.layer import Layer, build_layer
-from depimage.image.layering import BASE_ANNOTATION, installed_for, layer_key, plan_layers
-from depimage.image.staging import Distribution, NeedsBuilder, Target, install, only_packages
+from depimage.image.layering import (BASE_ANNOTATION, HEAVY_BYTES, PlannedLayer, installed_for, layer_key,
+                                     plan_layers)
+from depimage.image.staging import NeedsBuilder, Target, install, only_packages
 from depimage.image.venv import uv_layer, venv_layer
 from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.oci.client import Registry, RegistryUnavailable
 from depimage.oci.reference import ImageName, parse_image_ref
+from depimage.oci.write import Writer
 from depimage.project.uv import clean_env
 from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
@@ -37,6 +40,8 @@ from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 IMAGE_ENV = {"UV_COMPILE_BYTECODE": "1", "UV_LINK_MODE": "copy", "UV_PYTHON_DOWNLOADS": "never",
              "UV_PROJECT_ENVIRONMENT": VENV, "VIRTUAL_ENV": VENV, "PATH": f"{VENV}/bin:$PATH"}
 BASE_LAYERS_LABEL = "dev.depimage.base-layers"  # what each base layer says of Python and libc (image/base.py)
+INSTALLS = 3  # uv installs at a time, per platform: downloads overlap the packing and pushing of layers done
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,18 +128,21 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
     locked = locked_packages(prepared.installed.data)
     env = _uv_env(prepared, request_image, host)
     labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
+    writer = Writer(registry, on_status)  # layers are pushed as they are made, the manifests at the end
+    downloaded = [0]
     with tempfile.TemporaryDirectory(prefix="depimage-layers-") as scratch:  # staged files and packed layers
         def platform_image(bp: BasePlatform) -> PlatformImage:
             facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
             work = Path(tempfile.mkdtemp(prefix="platform-", dir=scratch))
             image_env = {**IMAGE_ENV, "UV_COMPILE_BYTECODE": "0" if options.no_compile else "1"}
-            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work), image_env,
-                                 {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
+            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work, writer, downloaded),
+                                 image_env, {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
 
         with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
-            images = list(pool.map(platform_image, bases))
-        pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest})
+            images = _all(pool, [lambda bp=bp: platform_image(bp) for bp in bases])
+        pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest}, writer)
     move_latest(registry, image, tag, tag_prefix, on_status)
+    pushed.downloaded = downloaded[0]
     return pushed
 
 
@@ -151,9 +159,13 @@ def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
 
 
 def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known: dict[str, Known],
-            env: dict[str, str], on_status: Callable[[str], None], work: Path) -> list[DepLayer]:
-    """uv, the venv, then the planned package layers: known ones by key, the rest installed and packed, staged
-    and packed on disk in the folder `work` (memory stays flat however large the packages)."""
+            env: dict[str, str], on_status: Callable[[str], None], work: Path, writer: Writer,
+            downloaded: list[int]) -> list[DepLayer]:
+    """uv, the venv, then the planned package layers: known ones by key, the rest installed, packed and pushed
+    as a pipeline: each heavy package by a uv of its own (the small ones together), INSTALLS at a time, largest
+    first, each layer packed and sent as soon as its packages are in, while the others still download. Staged
+    and packed on disk in the folder `work`, each batch's staging removed once packed (memory stays flat however
+    large the packages). downloaded: the wheels' bytes are added to its one item."""
     plain = Target(bp.python_platform, bp.facts.python_version)
     check_python(prepared, bp)
     python, bytecode = (None, "") if prepared.options.no_compile else need_interpreter(plain.python_version, env)
@@ -167,26 +179,48 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     on_status(f"{bp.platform}: {len(plan)} package layers, {len(plan) - len(needed)} already in the registry; "
               f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}"
               + compiled)
-    installed: dict[str, Distribution] = {}
-    if names:
-        installed = {d.name: d for d in install(only_packages(prepared.installed.text, names), target, env, work,
+    prefix = f"{bp.platform}: "
+    counted = threading.Lock()
+
+    def done(key: str, title: str, layer: Layer, wheels: int) -> None:
+        came = f"{human_size(wheels)} of wheels, " if wheels else ""
+        on_status(f"{prefix}packed {title} ({came}{human_size(layer.size)} packed)")
+        with counted:
+            downloaded[0] += wheels
+        pushes.append(pushing.submit(writer.push_layer, layer.blob, layer.digest, layer.size, title, prefix))
+
+    def batch(layers: tuple[PlannedLayer, ...]) -> dict[str, Layer]:
+        folder = Path(tempfile.mkdtemp(prefix="batch-", dir=work))
+        wanted = {p.name for layer in layers for p in layer.packages}
+        installed = {d.name: d for d in install(only_packages(prepared.installed.text, wanted), target, env, folder,
                                                 python=python)}
-    jobs: list[tuple[str, Callable[[], Layer]]] = []
-    if uv_key not in known:  # uv from the default index only: no private index may stand in for it
-        uv_env = {k: v for k, v in env.items() if k != "UV_INDEX"}
-        jobs.append((uv_key, lambda: uv_layer(uv_version, plain, uv_env, work)))
-    for layer in needed:
-        files = {path: f for p in layer.packages if p.name in installed for path, f in installed[p.name].files.items()}
-        jobs.append((layer.key, lambda files=files, key=layer.key: build_layer(files, into=work / f"{key}.tar.gz")))
-    titles = {uv_key: f"uv {uv_version}", **{layer.key: layer.title for layer in needed}}
+        made = {}
+        for layer in layers:
+            got = [installed[p.name] for p in layer.packages if p.name in installed]
+            files = {path: f for d in got for path, f in d.files.items()}
+            made[layer.key] = build_layer(files, into=work / f"{layer.key}.tar.gz")
+            done(layer.key, layer.title, made[layer.key], sum(d.wheel_size for d in got))
+        shutil.rmtree(folder, ignore_errors=True)  # packed: the staged files are not needed any more
+        return made
 
-    def pack(job: tuple[str, Callable[[], Layer]]) -> Layer:
-        layer = job[1]()
-        on_status(f"{bp.platform}: packed {titles[job[0]]} ({human_size(layer.size)})")
-        return layer
+    def uv_job() -> dict[str, Layer]:  # uv from the default index only: no private index may stand in for it
+        layer = uv_layer(uv_version, plain, {k: v for k, v in env.items() if k != "UV_INDEX"}, work)
+        done(uv_key, f"uv {uv_version}", layer, 0)
+        return {uv_key: layer}
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib packs outside the GIL
-        made = dict(zip((key for key, _ in jobs), pool.map(pack, jobs)))
+    heavy = [layer for layer in needed if sum(p.wheel_size for p in layer.packages) >= HEAVY_BYTES]
+    light = tuple(layer for layer in needed if layer not in heavy)
+    jobs: list[Callable[[], dict[str, Layer]]] = [lambda: batch(light)] if light else []
+    if uv_key not in known:
+        jobs.append(uv_job)
+    jobs += [lambda layer=layer: batch((layer,)) for layer in heavy]  # the plan has them largest first
+    made: dict[str, Layer] = {}
+    pushes: list[Future] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push") as pushing:
+        with ThreadPoolExecutor(max_workers=INSTALLS, thread_name_prefix="install") as installs:
+            for part in _all(installs, jobs):
+                made.update(part)
+        _all_done(pushes)
     venv = venv_layer(bp, uv_version)
     order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
     out = []
@@ -200,6 +234,27 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
         else:
             out.append(DepLayer(key, title, known[key]))
     return out
+
+
+def _all(pool: ThreadPoolExecutor, jobs: list[Callable[[], T]]) -> list[T]:
+    """Every job's result, in order; on the first failure the jobs not started are dropped and it is raised."""
+    futures = [pool.submit(job) for job in jobs]
+    try:
+        _all_done(futures)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return [future.result() for future in futures]
+
+
+def _all_done(futures: list[Future]) -> None:
+    """Wait for all; the first failure raised (the others finish or were cancelled)."""
+    finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in finished:
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+    wait(futures)
 
 
 def _uv_env(prepared: Fingerprint, request_image: ImageRequest, host: Host) -> dict[str, str]:
