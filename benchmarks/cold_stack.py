@@ -103,7 +103,7 @@ def one_stack(name: str, registry: str, work: Path, stamp: str) -> dict:
         b = ensure(project, ["--base-image", local_base, "--uv-image", f"local/uv:{UV_VERSION}", "--network",
                              "host", "--builder", "docker", "--image", f"{at}/bench/cold-b-{name}-{stamp}"],
                    work / f"{name}-b", proxy)
-        layered = ensure(project, ["--base-image", f"{at}/bench/python:3.11-bookworm", "--image",
+        layered = ensure(project, ["--layer-store", "off", "--base-image", f"{at}/bench/python:3.11-bookworm", "--image",
                                    f"{at}/bench/cold-l-{name}-{stamp}"], work / f"{name}-l", proxy)
     assert b["path"] == "docker" and layered["path"] == "layers", layered["log"][-3000:]
     shutil.rmtree(work / f"{name}-b", ignore_errors=True)

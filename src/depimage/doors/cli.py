@@ -15,7 +15,7 @@ from depimage.doors.inputs import docker_config_dir, host_from, secret_from_spec
 from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, add_flags, from_cli, image_options, runtime
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.usecases.common import Host, ImageRequest, RegistryAccess
+from depimage.usecases.common import STORE_AUTO, Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ commands, in the order data flows:
   app      the application image: the dependency image plus one layer with the project, made on the
            registry (no Docker engine, no dependency layer downloaded)
   diff     what differs between two dependency images or project revisions, without building
+  store    list the package layers the layer store shares between the registry's repositories
 
 examples:
   depimage hash
@@ -58,6 +59,11 @@ def _registry_options(parser: argparse.ArgumentParser) -> None:
                         help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
     parser.add_argument("--insecure-registry", action="store_true",
                         help="plain http to the registry (always so for localhost and 127.0.0.1)")
+    parser.add_argument("--layer-store", default=STORE_AUTO, metavar="REGISTRY/NAME|auto|off",
+                        help="the repository where package layers are shared between repositories, so a project "
+                             "in a new repository mounts the layers others made instead of installing them: auto "
+                             "(default) is depimage-layers under the image's owner (ghcr.io/acme/api -> "
+                             "ghcr.io/acme/depimage-layers); off: only the image's own repository is reused")
 
 
 def _shared_tail(parser: argparse.ArgumentParser, *, tag_prefix_help: str = f"default: {TAG_PREFIX}") -> None:
@@ -213,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     _context_option(p)
     _image_options(p)
+    p = sub.add_parser("store", help="list the package layers the layer store shares between repositories",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="List what the layer store holds: every package layer an ensure made in any\n"
+                                   "repository of the registry, by what it holds (packages, Python, platform) and its\n"
+                                   "size. An ensure in another repository mounts these instead of installing them.",
+                       epilog="examples:\n"
+                              "  depimage store --image ghcr.io/acme/api     (the store auto picks: ghcr.io/acme/depimage-layers)\n"
+                              "  depimage store --image ghcr.io/acme/api --layer-store ghcr.io/acme/shared-layers --output json")
+    p.add_argument("--image", required=True, metavar="REGISTRY/NAME", help="an image repository the store serves")
+    _registry_options(p)
+    p.add_argument("--output", choices=["text", "json"], default="text", help="default: text")
     return parser
 
 
@@ -231,7 +248,8 @@ def registry_access(args: argparse.Namespace, env: dict[str, str]) -> RegistryAc
         raise InputError(f"--registry-username {args.registry_username!r} given without a password",
                          hint="give the password in $DEPIMAGE_REGISTRY_PASSWORD or on stdin with "
                               "--registry-password-stdin (never on the command line)")
-    return RegistryAccess(args.registry_username or "", password, args.insecure_registry, docker_config_dir(env))
+    return RegistryAccess(args.registry_username or "", password, args.insecure_registry, docker_config_dir(env),
+                          layer_store=args.layer_store)
 
 
 def _context(args: argparse.Namespace) -> str | None:
@@ -344,7 +362,21 @@ def cmd_diff(args: argparse.Namespace, host: Host) -> int:
     return 0
 
 
-COMMANDS = {"diff": cmd_diff, "recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan, "app": cmd_app}
+def cmd_store(args: argparse.Namespace, host: Host) -> int:
+    from depimage.image.store import describe
+    from depimage.usecases.store import list_store
+
+    done = list_store(args.image, registry_access(args, dict(host.env)))
+    if args.output == "json":
+        print(json.dumps(done.as_dict(), indent=2))
+        return 0
+    print(f"{done.store}: {len(done.entries)} layer(s)")
+    for entry in done.entries:
+        print(describe(entry))
+    return 0
+
+
+COMMANDS = {"store": cmd_store, "diff": cmd_diff, "recipe": cmd_recipe, "hash": cmd_hash, "ensure": cmd_ensure, "plan": cmd_plan, "app": cmd_app}
 
 
 def main(argv: list[str] | None = None) -> int:

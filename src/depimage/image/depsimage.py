@@ -52,6 +52,7 @@ class Pushed:
     uploaded: int = 0  # bytes sent to the registry
     layers_pushed: list[str] = field(default_factory=list)  # titles of the dependency layers that were sent
     downloaded: int = 0  # bytes of the wheels the new layers were installed from
+    from_store: list[str] = field(default_factory=list)  # titles of the layers mounted from the layer store
 
 
 def recorded(registry: Repository, references: tuple[str, ...]) -> tuple[dict[str, Known], list[dict[str, str]]]:

@@ -86,6 +86,19 @@ class Registry:
         finally:
             response.close()
 
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository, page after page (the spec's `n` and Link header); [] for none."""
+        url: str | None = f"{self.base}/v2/{self.image.repository}/tags/list?n=1000"
+        tags: list[str] = []
+        while url:
+            response = self._authorized("GET", url)
+            if not self._expect(response, (200,), f"the tags of {self.image.name}", missing=True):
+                return tags
+            tags += response.json().get("tags") or []
+            link = re.search(r"<([^>]+)>\s*;\s*rel=\"?next", response.headers.get("Link", ""))
+            url = (link[1] if link[1].startswith("http") else self.base + link[1]) if link else None
+        return tags
+
     def has_blob(self, digest: str) -> bool:
         response = self._authorized("HEAD", f"{self.base}/v2/{self.image.repository}/blobs/{check_reference(digest)}")
         return self._expect(response, (200,), f"blob {digest} of {self.image.name}", missing=True)

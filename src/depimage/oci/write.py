@@ -6,6 +6,7 @@ the tag last, so a failure leaves no tag on a half-made image. Nothing is sent t
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +141,9 @@ class Writer:
             return
         self.on_status(f"copying layer {digest[:19]} ({human_size(size)}) from {source.image.name}: "
                        "the registry did not mount it")
-        self.target.push_blob(source.get_blob(digest), digest)
-        self.done.uploaded += size
+        copy_blob(source, self.target, digest)
+        with self._lock:
+            self.done.uploaded += size
 
     def put_last(self, tag: str, body: bytes, media_type: str) -> str:
         """The tag, last of all: nothing is put when it already names these very bytes."""
@@ -152,3 +154,14 @@ class Writer:
         return digest
 
 
+
+
+def copy_blob(source: Repository, target: Repository, digest: str) -> None:
+    """A blob from one repository to another (another registry, or one that declined a mount), through a file on
+    disk: a layer may be gigabytes."""
+    with tempfile.TemporaryDirectory(prefix="depimage-copy-") as scratch:
+        path = Path(scratch) / "blob"
+        with path.open("wb") as fh:
+            for chunk in source.stream_blob(digest):
+                fh.write(chunk)
+        target.push_blob(path, digest)

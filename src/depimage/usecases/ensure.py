@@ -9,7 +9,7 @@ import random
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,6 +61,7 @@ class EnsureResult:
     uploaded: int | None = 0  # bytes this run sent to the registry; None where the builder pushed (not counted)
     rebased: bool = False  # the tag's image was put on the base tag's new digest, no package reinstalled
     changes: dict | None = None  # what moved since the newest image of the repository (a miss, or a rebase)
+    from_store: list[str] = field(default_factory=list)  # layers mounted from the layer store, not made here
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -149,9 +150,10 @@ def _miss(request: EnsureRequest, prepared: Fingerprint, host: Host, image: Imag
             pushed = ensure_layered(Destination(prepared, image, tag, request.tag_prefix, registry, request.registry,
                                                 request.image, host, on_status))
             done = result(pushed.digest, cache_hit=False, built=True, path="layers", uploaded=pushed.uploaded,
-                          changes=changes)
+                          changes=changes, from_store=pushed.from_store)
             wheels = f"installed from {human_size(pushed.downloaded)} of wheels, " if pushed.downloaded else ""
-            on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), "
+            stored = f"{len(pushed.from_store)} from the layer store, " if pushed.from_store else ""
+            on_status(f"pushed {image.ref(tag)}: {len(pushed.layers_pushed)} new dependency layer(s), {stored}"
                       f"{wheels}{human_size(pushed.uploaded)} sent, in {done.seconds:.1f} s")
             return done
         except NeedsBuilder as exc:

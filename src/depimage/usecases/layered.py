@@ -12,7 +12,7 @@ import tempfile
 import threading
 import tomllib
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -27,6 +27,7 @@ from depimage.image.layer import Layer, build_layer
 from depimage.image.layering import (BASE_ANNOTATION, HEAVY_BYTES, PlannedLayer, installed_for, layer_key,
                                      plan_layers)
 from depimage.image.staging import NeedsBuilder, Target, install, only_packages
+from depimage.image.store import Entry, LayerStore, store_name
 from depimage.image.venv import uv_layer, venv_layer
 from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.oci.client import Registry, RegistryUnavailable
@@ -129,21 +130,36 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
     env = _uv_env(prepared, request_image, host)
     labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
     writer = Writer(registry, on_status)  # layers are pushed as they are made, the manifests at the end
-    downloaded = [0]
+    tally = _Made()
+    store = _store(dest)
     with tempfile.TemporaryDirectory(prefix="depimage-layers-") as scratch:  # staged files and packed layers
         def platform_image(bp: BasePlatform) -> PlatformImage:
             facts = json.dumps(bp.layer_facts, sort_keys=True, separators=(",", ":"))
             work = Path(tempfile.mkdtemp(prefix="platform-", dir=scratch))
             image_env = {**IMAGE_ENV, "UV_COMPILE_BYTECODE": "0" if options.no_compile else "1"}
-            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work, writer, downloaded),
+            return PlatformImage(bp, _layers(bp, prepared, locked, known, env, on_status, work, writer, store, tally),
                                  image_env, {**labels, BASE_LAYERS_LABEL: facts}, WORKDIR)
 
         with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
             images = _all(pool, [lambda bp=bp: platform_image(bp) for bp in bases])
         pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest}, writer)
     move_latest(registry, image, tag, tag_prefix, on_status)
-    pushed.downloaded = downloaded[0]
+    if store and tally.entries:
+        recorded_count = store.record(tally.entries, registry)
+        if recorded_count:
+            on_status(f"recorded {recorded_count} layer(s) in the layer store {store.name}")
+    pushed.downloaded, pushed.from_store = tally.downloaded, sorted(tally.from_store)
     return pushed
+
+
+def _store(dest: Destination) -> LayerStore | None:
+    """The layer store the request names (image/store.py), reached with the image's credentials; None when off."""
+    name = store_name(dest.access.layer_store, dest.image)
+    if name is None:
+        dest.on_status(f"layer store: off ({opt('layer_store')} off); only this repository's layers are reused")
+        return None
+    return LayerStore(Registry(name, dest.access.credentials(dest.image), insecure=dest.access.insecure),
+                      dest.on_status)
 
 
 def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
@@ -158,36 +174,61 @@ def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
                   "what changed, and installs every package again")
 
 
+@dataclass
+class _Made:
+    """What the platforms' pipelines made and found, for the last line and the store."""
+
+    downloaded: int = 0  # bytes of the wheels installed
+    entries: list[Entry] = field(default_factory=list)  # layers made here: recorded in the store
+    from_store: list[str] = field(default_factory=list)  # titles of layers the store had
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known: dict[str, Known],
             env: dict[str, str], on_status: Callable[[str], None], work: Path, writer: Writer,
-            downloaded: list[int]) -> list[DepLayer]:
+            store: LayerStore | None, tally: _Made) -> list[DepLayer]:
     """uv, the venv, then the planned package layers: known ones by key, the rest installed, packed and pushed
     as a pipeline: each heavy package by a uv of its own (the small ones together), INSTALLS at a time, largest
     first, each layer packed and sent as soon as its packages are in, while the others still download. Staged
     and packed on disk in the folder `work`, each batch's staging removed once packed (memory stays flat however
-    large the packages). downloaded: the wheels' bytes are added to its one item."""
+    large the packages). Layers the store holds by key are mounted from it instead. tally: what was made, found and
+    downloaded, added to."""
     plain = Target(bp.python_platform, bp.facts.python_version)
     check_python(prepared, bp)
     python, bytecode = (None, "") if prepared.options.no_compile else need_interpreter(plain.python_version, env)
     target = replace(plain, bytecode=bytecode)  # the package layers' keys name the interpreter that compiled them
     uv_version = prepared.options.uv_version
     plan = plan_layers(installed_for(locked, target), target)
-    needed = [layer for layer in plan if layer.key not in known]
     uv_key = layer_key("uv", uv_version, plain)
+    titles = {uv_key: f"uv {uv_version}", **{layer.key: layer.title for layer in plan}}
+    stored = store.lookup([key for key in titles if key not in known]) if store else {}
+    known = {**known, **{key: entry.known for key, entry in stored.items()}}
+    needed = [layer for layer in plan if layer.key not in known]
     names = {p.name for layer in needed for p in layer.packages}
     compiled = f", bytecode compiled by {bytecode} ({python})" if python and names else ""
-    on_status(f"{bp.platform}: {len(plan)} package layers, {len(plan) - len(needed)} already in the registry; "
+    prefix = f"{bp.platform}: "
+    if stored:
+        on_status(f"{prefix}{len(stored)} layer(s) from the layer store {store.name}: "  # type: ignore[union-attr]
+                  + ", ".join(titles[key] for key in titles if key in stored))
+    on_status(f"{prefix}{len(plan)} package layers, {len(plan) - len(needed)} already in the registry; "
               f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}"
               + compiled)
-    prefix = f"{bp.platform}: "
-    counted = threading.Lock()
 
     def done(key: str, title: str, layer: Layer, wheels: int) -> None:
         came = f"{human_size(wheels)} of wheels, " if wheels else ""
         on_status(f"{prefix}packed {title} ({came}{human_size(layer.size)} packed)")
-        with counted:
-            downloaded[0] += wheels
+        with tally.lock:
+            tally.downloaded += wheels
+            tally.entries.append(Entry(key, Known(layer.digest, layer.size, layer.diff_id), title,
+                                       target.python_version, target.python_platform))
         pushes.append(pushing.submit(writer.push_layer, layer.blob, layer.digest, layer.size, title, prefix))
+
+    def mount(key: str) -> dict[str, Layer]:
+        entry = stored[key]
+        writer.have_blob(store.registry, entry.known.digest, entry.known.size)  # type: ignore[union-attr]
+        with tally.lock:
+            tally.from_store.append(titles[key])
+        return {}
 
     def batch(layers: tuple[PlannedLayer, ...]) -> dict[str, Layer]:
         folder = Path(tempfile.mkdtemp(prefix="batch-", dir=work))
@@ -210,7 +251,8 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
 
     heavy = [layer for layer in needed if sum(p.wheel_size for p in layer.packages) >= HEAVY_BYTES]
     light = tuple(layer for layer in needed if layer not in heavy)
-    jobs: list[Callable[[], dict[str, Layer]]] = [lambda: batch(light)] if light else []
+    jobs: list[Callable[[], dict[str, Layer]]] = [lambda key=key: mount(key) for key in titles if key in stored]
+    jobs += [lambda: batch(light)] if light else []
     if uv_key not in known:
         jobs.append(uv_job)
     jobs += [lambda layer=layer: batch((layer,)) for layer in heavy]  # the plan has them largest first
