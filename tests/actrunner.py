@@ -23,6 +23,23 @@ from e2e import ACTION_IMAGE
 from helpers import REPO
 
 STUBS = {
+    "actions/attest-build-provenance": """
+name: attest-build-provenance (test stand-in: the attestation needs GitHub's OIDC token and Sigstore, out of reach)
+inputs:
+  subject-name: {default: ""}
+  subject-digest: {default: ""}
+  push-to-registry: {default: "false"}
+runs:
+  using: composite
+  steps:
+    - run: |
+        echo "would attest $SUBJECT_NAME@$SUBJECT_DIGEST (push-to-registry $PUSH)"
+      shell: bash
+      env:
+        SUBJECT_NAME: ${{ inputs.subject-name }}
+        SUBJECT_DIGEST: ${{ inputs.subject-digest }}
+        PUSH: ${{ inputs.push-to-registry }}
+""",
     "docker/setup-buildx-action": """
 name: setup-buildx (test stand-in)
 runs:

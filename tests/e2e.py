@@ -49,6 +49,17 @@ def blob(registry: str, repository: str, digest: str, auth=None) -> bytes:
     return r.content
 
 
+def token_get(sandbox: dict, path: str, scope: str, accept: str = "") -> requests.Response:
+    """A GET on the token registry the way a client does it: the challenge, a token for the scope, the GET."""
+    url = f"http://{sandbox['DEPIMAGE_TEST_TOKEN_REGISTRY']}{path}"
+    challenge = requests.get(url, timeout=10).headers["WWW-Authenticate"]
+    realm = challenge.split('realm="')[1].split('"')[0]
+    service = challenge.split('service="')[1].split('"')[0]
+    auth = (sandbox["DEPIMAGE_TEST_AUTH_USER"], sandbox["DEPIMAGE_TEST_AUTH_PASSWORD"])
+    token = requests.get(realm, params={"service": service, "scope": scope}, auth=auth, timeout=10).json()["token"]
+    return requests.get(url, headers={"Authorization": f"Bearer {token}", "Accept": accept}, timeout=10)
+
+
 def registry_tags(registry: str, repository: str, auth=None) -> list[str]:
     r = registry_get(registry, repository, "tags", "list", auth)
     if r.status_code == 404:
@@ -139,8 +150,12 @@ def fresh(tmp_path: Path, name: str) -> dict[str, str]:
     return {"UV_CACHE_DIR": str(tmp_path / name / "uv-cache"), "XDG_CACHE_HOME": str(tmp_path / name / "xdg")}
 
 
-def layered(project: Path, base: str, image: str, *extra: str, env: dict | None = None, check: bool = True):
-    """`depimage ensure` on the default (auto) path, with a base image in a registry."""
+def layered(project: Path, base: str, image: str, *extra: str, env: dict | None = None, check: bool = True,
+            input: str | None = None):
+    """`depimage ensure` on the default (auto) path, with a base image in a registry. Without the layer store
+    unless extra names one (--layer-store): each test sees only its own repository's layers, as the tests of the
+    store itself (test_store_e2e.py) see only their own store."""
+    store = () if "--layer-store" in extra else ("--layer-store", "off")
     proc = depimage("ensure", str(project), "--image", image, "--base-image", base, "--uv-version", UV_VERSION,
-                    "--no-dev", "--output", "json", *extra, env=env, check=check)
+                    "--no-dev", "--output", "json", *store, *extra, env=env, check=check, input=input)
     return (json.loads(proc.stdout) if proc.returncode == 0 else None), proc

@@ -22,12 +22,14 @@ class FaultProxy:
     push lands and ours is answered 500."""
 
     def __init__(self, upstream: str, method: str, path_pattern: str, failures: int = 1,
-                 forward_failures: bool = False, status: int = 500,
+                 forward_failures: bool = False, status: int = 500, no_mounts: bool = False,
                  errors: tuple[tuple[str, str], ...] = (("UNKNOWN", "injected by the test proxy"),)) -> None:
         self.upstream = upstream
         self.status = status  # what an injected request is answered, with Distribution's error list (code, message)
         self.payload = json.dumps({"errors": [{"code": c, "message": m} for c, m in errors]}).encode()
         self.forward_failures = forward_failures  # the request lands upstream, and the client still sees 500
+        self.no_mounts = no_mounts  # a registry that declines cross-repository mounts: ?mount= is dropped, so the
+        # registry opens a plain upload (202), as the distribution spec lets a registry answer a mount
         self.method = method
         self.pattern = re.compile(path_pattern)
         self.failures_left = failures
@@ -109,6 +111,11 @@ class FaultProxy:
                         proxy.downloaded += len(data)
                 proxy.log.append((self.command, self.path, response.status))
 
+            def _path(self) -> str:
+                if proxy.no_mounts and self.command == "POST" and "mount=" in self.path:
+                    return self.path.split("?", 1)[0]
+                return self.path
+
             def _upstream(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
                 headers: dict[str, str] = {}
                 for key, value in self.headers.items():  # clients repeat Accept: keep every value
@@ -117,7 +124,7 @@ class FaultProxy:
                 headers["Content-Length"] = str(len(body))  # the Host header is kept: Locations point here
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 try:
-                    conn.request(self.command, self.path, body=body, headers=headers)
+                    conn.request(self.command, self._path(), body=body, headers=headers)
                     response = conn.getresponse()
                     data = response.read()
                 finally:

@@ -39,6 +39,9 @@ class MemoryRegistry:
         for start in range(0, len(data), chunk):
             yield data[start:start + chunk]
 
+    def list_tags(self):
+        return sorted(ref for ref in self.manifests if not ref.startswith("sha256:"))
+
     def has_blob(self, digest):
         return digest in self.blobs
 
@@ -51,6 +54,10 @@ class MemoryRegistry:
         assert sha256_digest(data) == digest
         self.log.append(("push_blob", digest))
         self.blobs[digest] = data
+
+    def put_referrer(self, digest, body, media_type):
+        self.put_manifest(digest, body, media_type)
+        return False  # no referrers API, as Distribution: the client keeps the tag schema
 
     def put_manifest(self, reference, body, media_type):
         self.log.append(("put_manifest", reference))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,9 +44,11 @@ class Index:
             self.server.server_close()
 
 
-def large_wheel(where: Path, name: str, size: int) -> Path:
-    """A wheel of `name` 1.0.0 whose one data file is `size` bytes once installed (zeros: the wheel stays small,
-    the installed set does not), made with zipfile as a build backend would."""
+def large_wheel(where: Path, name: str, size: int, *, incompressible: bool = False) -> Path:
+    """A wheel of `name` 1.0.0 whose one data file is `size` bytes once installed, made with zipfile as a build
+    backend would: zeros (the wheel stays small, the installed set does not), or with incompressible, bytes drawn
+    from a generator seeded by the name (the wheel is as large: a heavy package, a layer of its own)."""
+    import random
     import zipfile
 
     where.mkdir(parents=True, exist_ok=True)
@@ -59,11 +62,12 @@ def large_wheel(where: Path, name: str, size: int) -> Path:
         for path, content in files.items():
             zf.writestr(path, content)
             record.append(f"{path},sha256={_b64(hashlib.sha256(content).digest())},{len(content)}")
-        chunk, digest = b"\0" * (1 << 20), hashlib.sha256()
+        chunk, digest, draw = b"\0" * (1 << 20), hashlib.sha256(), random.Random(name)
         with zf.open(f"{name}/data.bin", "w", force_zip64=True) as fh:
             for _ in range(size // len(chunk)):
-                fh.write(chunk)
-                digest.update(chunk)
+                data = draw.randbytes(len(chunk)) if incompressible else chunk
+                fh.write(data)
+                digest.update(data)
         record.append(f"{name}/data.bin,sha256={_b64(digest.digest())},{size // len(chunk) * len(chunk)}")
         record.append(f"{info}/RECORD,,")
         zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
@@ -74,13 +78,15 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def serve(wheel: Path, user: str | None = None, password: str | None = None, *, hashes: bool = True) -> Index:
-    """Serve the wheel (its package name from its file name); with hashes=False its link carries no #sha256=, as
-    some private index products and PyTorch's download index serve files, so uv.lock records the file without a
-    hash."""
-    data = wheel.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    package = wheel.name.split("-")[0].replace("_", "-")
+def serve(wheels: Path | list[Path], user: str | None = None, password: str | None = None, *,
+          hashes: bool = True) -> Index:
+    """Serve the wheels (each one's package name from its file name); with hashes=False a link carries no
+    #sha256=, as some private index products and PyTorch's download index serve files, so uv.lock records the file
+    without a hash. index.requests lists every path asked for: /files/NAME is a download."""
+    files = {wheel.name: wheel.read_bytes() for wheel in ([wheels] if isinstance(wheels, Path) else wheels)}
+    packages: dict[str, list[str]] = {}
+    for filename in files:
+        packages.setdefault(filename.split("-")[0].replace("_", "-"), []).append(filename)
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else None
     index = Index(url="", user=user, password=password)
 
@@ -98,16 +104,28 @@ def serve(wheel: Path, user: str | None = None, password: str | None = None, *, 
                 self.send_header("WWW-Authenticate", 'Basic realm="private"')
                 self.end_headers()
                 return
-            if self.path.rstrip("/") == f"/simple/{package}":
-                fragment = f"#sha256={digest}" if hashes else ""
-                body = (f'<html><body><a href="/files/{wheel.name}{fragment}">{wheel.name}</a>'
-                        "</body></html>").encode()
+            path = self.path.rstrip("/")
+            wants_json = "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
+            if path.startswith("/simple/") and path[len("/simple/"):] in packages and wants_json:
+                # the JSON API (PEP 691, 700), as PyPI serves it: with each file's size, which uv.lock records
+                name = path[len("/simple/"):]
+                body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, "versions": ["1.0.0"], "files": [
+                    {"filename": f, "url": f"/files/{f}", "size": len(files[f]),
+                     "hashes": {"sha256": hashlib.sha256(files[f]).hexdigest()} if hashes else {}}
+                    for f in packages[name]]}).encode()
+                ctype = "application/vnd.pypi.simple.v1+json"
+            elif path.startswith("/simple/") and path[len("/simple/"):] in packages:
+                links = []
+                for filename in packages[path[len("/simple/"):]]:
+                    fragment = f"#sha256={hashlib.sha256(files[filename]).hexdigest()}" if hashes else ""
+                    links.append(f'<a href="/files/{filename}{fragment}">{filename}</a>')
+                body, ctype = f"<html><body>{''.join(links)}</body></html>".encode(), "text/html"
+            elif path == "/simple":
+                body = ("<html><body>" + "".join(f'<a href="/simple/{p}/">{p}</a>' for p in packages)
+                        + "</body></html>").encode()
                 ctype = "text/html"
-            elif self.path.rstrip("/") == "/simple":
-                body = f'<html><body><a href="/simple/{package}/">{package}</a></body></html>'.encode()
-                ctype = "text/html"
-            elif self.path == f"/files/{wheel.name}":
-                body, ctype = data, "application/octet-stream"
+            elif path.startswith("/files/") and path[len("/files/"):] in files:
+                body, ctype = files[path[len("/files/"):]], "application/octet-stream"
             else:
                 self.send_response(404)
                 self.end_headers()
@@ -126,13 +144,14 @@ def serve(wheel: Path, user: str | None = None, password: str | None = None, *, 
     return index
 
 
-def use_private_index(project: Path, index: Index, package: str = PACKAGE) -> None:
-    """Point the project at the index (explicit, per-package source) and add the package from it."""
+def use_private_index(project: Path, index: Index, package: str | list[str] = PACKAGE) -> None:
+    """Point the project at the index (explicit, per-package source) and add the package(s) from it."""
+    names = [package] if isinstance(package, str) else package
     text = (project / "pyproject.toml").read_text()
     text += (f'\n[[tool.uv.index]]\nname = "private"\nurl = "{index.url}"\nexplicit = true\n'
-             f'\n[tool.uv.sources]\n{package} = {{ index = "private" }}\n')
+             "\n[tool.uv.sources]\n" + "".join(f'{name} = {{ index = "private" }}\n' for name in names))
     (project / "pyproject.toml").write_text(text)
     env = {}
     if index.user:
         env = {"UV_INDEX_PRIVATE_USERNAME": index.user, "UV_INDEX_PRIVATE_PASSWORD": index.password}
-    uv("add", "-q", "--no-sync", package, cwd=project, env=env)
+    uv("add", "-q", "--no-sync", *names, cwd=project, env=env)

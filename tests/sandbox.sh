@@ -22,6 +22,11 @@ AUTH_PASS=ci-secret-password
 
 log() { printf 'sandbox: %s\n' "$*" >&2; }
 
+mirror() { # the Debian mirror this machine's apt sources name (deb822 or one-line form)
+  awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 | grep . \
+    || sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | head -n 1
+}
+
 install() {
   local need=()
   command -v dockerd >/dev/null || need+=(docker.io)
@@ -29,6 +34,7 @@ install() {
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v htpasswd >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
+  command -v skopeo >/dev/null || need+=(skopeo)
   local have_buildx=0
   for d in /usr/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/local/lib/docker/cli-plugins; do
     [ -x "$d/docker-buildx" ] && have_buildx=1
@@ -37,10 +43,11 @@ install() {
   export DEBIAN_FRONTEND=noninteractive
   if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
     local uri
-    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    uri=$(mirror)
+    [ -n "$uri" ] || { log "no Debian mirror in this machine's apt sources"; exit 1; }
     cat > /etc/apt/sources.list.d/trixie.sources <<X
 Types: deb
-URIs: ${uri:-http://deb.debian.org/debian}
+URIs: $uri
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -82,7 +89,7 @@ base_image() {
     log "debootstrap of the Python base image (about a minute, cached in $tarball)"
     local rootfs="$D/rootfs"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" \
-      "$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian)" >"$D/debootstrap.log" 2>&1 \
+      "$(mirror)" >"$D/debootstrap.log" 2>&1 \
       || { tail -20 "$D/debootstrap.log" >&2; exit 1; }
     tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"

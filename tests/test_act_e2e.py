@@ -249,4 +249,7 @@ def test_app_mode_makes_the_application_image(app, tmp_path, sandbox, engine_def
     assert "shop runs with six" in run.step_lines()
     assert "extra installed: packaging" in run.step_lines()
     assert f"app image {out['image']} {out['digest']}" in run.step_lines()
+    name = out["image"].rsplit(":", 1)[0]
+    assert out["name"] == name  # what the provenance step takes, with the digest
+    assert f"would attest {name}@{out['digest']} (push-to-registry true)" in run.step_lines()
     assert_secret_not_in(run.log, password, user=user)

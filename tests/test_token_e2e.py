@@ -12,21 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from e2e import APP_MAIN, app_cmd, blob_reads, docker, ensure
+from e2e import APP_MAIN, app_cmd, blob_reads, docker, ensure, token_get
 from faultproxy import FaultProxy
 
 pytestmark = pytest.mark.e2e
-
-
-def token_get(sandbox: dict, path: str, scope: str, accept: str = "") -> requests.Response:
-    """A GET on the token registry the way a client does it: the challenge, a token for the scope, the GET."""
-    url = f"http://{sandbox['DEPIMAGE_TEST_TOKEN_REGISTRY']}{path}"
-    challenge = requests.get(url, timeout=10).headers["WWW-Authenticate"]
-    realm = challenge.split('realm="')[1].split('"')[0]
-    service = challenge.split('service="')[1].split('"')[0]
-    auth = (sandbox["DEPIMAGE_TEST_AUTH_USER"], sandbox["DEPIMAGE_TEST_AUTH_PASSWORD"])
-    token = requests.get(realm, params={"service": service, "scope": scope}, auth=auth, timeout=10).json()["token"]
-    return requests.get(url, headers={"Authorization": f"Bearer {token}", "Accept": accept}, timeout=10)
 
 
 def tags(sandbox: dict, repository: str) -> list[str]:

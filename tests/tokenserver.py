@@ -35,13 +35,16 @@ def sign(key: str, data: bytes) -> bytes:
 
 
 def grants(scopes: list[str]) -> list[dict]:
-    """repository:NAME:ACTIONS scopes as the token's access claim (pull and push only; no delete)."""
+    """repository:NAME:ACTIONS scopes as the token's access claim (pull and push only; no delete). A repository
+    whose last part starts with `denied` is granted nothing, as a ghcr.io package is to a repository it has not
+    given access."""
     access = []
     for scope in scopes:
         kind, _, rest = scope.partition(":")
         name, _, actions = rest.rpartition(":")
         if kind == "repository" and name:
-            allowed = [a for a in actions.split(",") if a in ("pull", "push")]
+            allowed = [] if name.rsplit("/", 1)[-1].startswith("denied") else \
+                [a for a in actions.split(",") if a in ("pull", "push")]
             access.append({"type": kind, "name": name, "actions": allowed})
     return access
 

@@ -64,6 +64,7 @@ class Locked:
     wheel_size: int  # the largest locked wheel: how heavy the package is
     has_wheel: bool
     marker: str = ""  # where uv installs it (pywin32: sys_platform == 'win32'); "" everywhere
+    source: str = ""  # where it comes from: the index URL, git+URL@commit, or a path
 
 
 def locked_packages(export: dict) -> list[Locked]:
@@ -76,7 +77,8 @@ def locked_packages(export: dict) -> list[Locked]:
         if "vcs" in pkg or "archive" in pkg or "directory" in pkg:
             ids.append(canonical_json({k: pkg[k] for k in ("vcs", "archive", "directory") if k in pkg}).decode())
         out.append(Locked(normalize_name(pkg["name"]), pkg.get("version", ""), tuple(ids),
-                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels), pkg.get("marker", "")))
+                          max((w.get("size", 0) for w in wheels), default=0), bool(wheels), pkg.get("marker", ""),
+                          _source(pkg)))
     return out
 
 

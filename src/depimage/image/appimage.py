@@ -6,12 +6,13 @@ manifest a platform) pushed last, so a failure leaves no tag on a half-made imag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from depimage.errors import InputError, opt
 from depimage.image.layer import Layer
 from depimage.image.runconfig import Runtime
+from depimage.image.sbom import BASE_DIGEST, BASE_NAME
 from depimage.layout import APP_SITE_LABEL
 from depimage.oci.media import LAYER_TYPE
 from depimage.oci.model import Descriptor
@@ -35,6 +36,8 @@ class Assembled:
     digest: str  # of the manifest, or of the index for several platforms
     platforms: list[str]
     uploaded: int  # bytes uploaded: 0 when the registry had everything already
+    manifests: list[Descriptor] = field(default_factory=list)  # each platform's new manifest
+    over: list[str] = field(default_factory=list)  # the digest of the dependency image's manifest each stands on
 
 
 def assemble(deps: Repository, deps_reference: str, app: Repository, tag: str, what: Assembly,
@@ -43,10 +46,19 @@ def assemble(deps: Repository, deps_reference: str, app: Repository, tag: str, w
     remote = read_image(deps, deps_reference)
     for image in remote.images:
         _check_dependency_image(deps, image)
-    appended = [append(image, [_addition(image, what)], _config(image, what)) for image in remote.images]
+    appended = [append(image, [_addition(image, what)], _config(image, what), annotations=_based(image))
+                for image in remote.images]
     done = Writer(app, on_status).write(tag, appended, deps,
-                                        index_type=remote.document.media_type if remote.is_index else "")
-    return Assembled(done.digest, [i.platform.name for i in remote.images] if remote.is_index else [], done.uploaded)
+                                        index_type=remote.document.media_type if remote.is_index else "",
+                                        annotations=_based(remote.images[0]) if remote.is_index else None)
+    return Assembled(done.digest, [i.platform.name for i in remote.images] if remote.is_index else [], done.uploaded,
+                     done.manifests, [i.digest for i in remote.images])
+
+
+def _based(image: Image) -> dict[str, str]:
+    """The base annotations of the application image: its base is the dependency image's base, whose labels
+    (inherited by the application's config) say which."""
+    return {k: v for k, v in image.config.labels.items() if k in (BASE_NAME, BASE_DIGEST)}
 
 
 def _check_dependency_image(deps: Repository, image: Image) -> None:

@@ -53,6 +53,7 @@ class Pushed:
     layers_pushed: list[str] = field(default_factory=list)  # titles of the dependency layers that were sent
     downloaded: int = 0  # bytes of the wheels the new layers were installed from
     from_store: list[str] = field(default_factory=list)  # titles of the layers mounted from the layer store
+    manifests: list[Descriptor] = field(default_factory=list)  # each platform's manifest, as the images were given
 
 
 def recorded(registry: Repository, references: tuple[str, ...]) -> tuple[dict[str, Known], list[dict[str, str]]]:
@@ -103,7 +104,7 @@ def push_layered(base: Repository, target: Repository, tag: str, images: list[Pl
     several = len(images) > 1
     done = (writer or Writer(target, on_status)).write(tag, appended, base, index_type=OCI_INDEX if several else "",
                                            annotations=annotations if several else None, label_platforms=True)
-    return Pushed(done.digest, done.uploaded, done.pushed)
+    return Pushed(done.digest, done.uploaded, done.pushed, manifests=done.manifests)
 
 
 def _base_image(bp: BasePlatform) -> Image:

@@ -33,6 +33,7 @@ AUTO, OFF = "auto", "off"
 LOOKUPS = 8  # requests at a time: one image's lookups take a few round trips, whatever its layer count
 TITLE = "org.opencontainers.image.title"
 PYTHON, PLATFORM = "dev.depimage.python", "dev.depimage.platform"
+PACKAGES = "dev.depimage.packages"
 DIFF_ID = "dev.depimage.diff-id"  # the layer's, also in the entry's config: read without a second request
 
 
@@ -45,6 +46,7 @@ class Entry:
     title: str  # "numpy 2.1.0", "group 7 (12 packages)"
     python: str = ""
     platform: str = ""
+    packages: str = ""  # what it holds: "numpy==2.1.0", "idna==3.10 six==1.17.0"
 
 
 def store_name(setting: str, image: ImageName) -> ImageName | None:
@@ -109,12 +111,13 @@ class LayerStore:
             self.on_status(f"the layer store's entry for {notes.get(TITLE) or key[:12]} names a blob that is gone "
                            f"from {self.name}; a miss")
             return None
-        return Entry(key, known, notes.get(TITLE, ""), notes.get(PYTHON, ""), notes.get(PLATFORM, ""))
+        return Entry(key, known, notes.get(TITLE, ""), notes.get(PYTHON, ""), notes.get(PLATFORM, ""),
+                     notes.get(PACKAGES, ""))
 
     def record(self, entries: list[Entry], source: Registry) -> int:
         """Each entry as a tag of the store, its blob mounted from source (the repository just written); how many
         were recorded. Failing to record costs only a later chance to reuse: said in one line, never fatal."""
-        if not entries:
+        if not entries or not self.readable:  # what cannot be read cannot be written either (ghcr.io): said once
             return 0
         try:
             with ThreadPoolExecutor(max_workers=min(LOOKUPS, len(entries)), thread_name_prefix="store") as pool:
@@ -138,7 +141,7 @@ class LayerStore:
         manifest = Manifest(OCI_MANIFEST, Descriptor(OCI_CONFIG, config_digest, len(config)),
                             (Descriptor(OCI_LAYER, digest, entry.known.size, {KEY_ANNOTATION: entry.key}),),
                             {TITLE: entry.title, PYTHON: entry.python, PLATFORM: entry.platform,
-                             KEY_ANNOTATION: entry.key, DIFF_ID: entry.known.diff_id})
+                             PACKAGES: entry.packages, KEY_ANNOTATION: entry.key, DIFF_ID: entry.known.diff_id})
         body = manifest.to_bytes()
         if self.registry.manifest_digest(TAG + entry.key) != sha256_digest(body):
             self.registry.put_manifest(TAG + entry.key, body, OCI_MANIFEST)
@@ -148,7 +151,7 @@ class LayerStore:
         keys = [tag[len(TAG):] for tag in self.registry.list_tags() if tag.startswith(TAG)]
         with ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="store") as pool:
             found = [e for e in pool.map(self._entry, keys) if e is not None]
-        return sorted(found, key=lambda e: (e.title, e.python, e.platform))
+        return sorted(found, key=lambda e: (e.packages or e.title, e.python, e.platform))
 
 
 def _architecture(platform: str) -> str:
@@ -158,6 +161,6 @@ def _architecture(platform: str) -> str:
 
 
 def describe(entry: Entry) -> str:
-    """One line of `depimage store`."""
-    return (f"{entry.title:40} python {entry.python:5} {entry.platform:28} {human_size(entry.known.size):>9}  "
-            f"{entry.key[:12]}")
+    """One line of `depimage store`: what it holds, for which Python and platform, its size and key."""
+    return (f"{entry.packages or entry.title:44} python {entry.python:5} {entry.platform:26} "
+            f"{human_size(entry.known.size):>9}  {entry.key[:12]}")

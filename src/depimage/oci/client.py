@@ -140,6 +140,14 @@ class Registry:
         self._expect(response, (201,), f"the manifest {self.image.ref(reference)}")
         return sha256_digest(body)
 
+    def put_referrer(self, digest: str, body: bytes, media_type: str) -> bool:
+        """Store a manifest that has a subject, by its digest; True when the registry indexes it for the referrers
+        API (it answers with OCI-Subject), False when the client must keep the referrers tag itself."""
+        url = f"{self.base}/v2/{self.image.repository}/manifests/{check_reference(digest)}"
+        response = self._authorized("PUT", url, data=body, headers={"Content-Type": media_type})
+        self._expect(response, (201,), f"the referrer {digest} in {self.image.name}")
+        return bool(response.headers.get("OCI-Subject"))
+
     def _authorized(self, method: str, url: str, scopes: list[str] | None = None, **kwargs) -> requests.Response:
         """A request, and once more after answering the registry's 401 challenge."""
         response = self._request(method, url, **kwargs)

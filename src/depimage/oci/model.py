@@ -77,6 +77,15 @@ class Descriptor:
     def as_type(self, media_type: str) -> "Descriptor":
         return Descriptor(media_type, self.digest, self.size, self.annotations, self.platform, self.rest)
 
+    def bare(self) -> "Descriptor":
+        """Just what names the content (a referrer's subject)."""
+        return Descriptor(self.media_type, self.digest, self.size)
+
+    @property
+    def artifact_type(self) -> str:
+        """What an artifact is (an SBOM: application/vnd.cyclonedx+json), as a referrers index lists it."""
+        return str(self.rest.get("artifactType", ""))
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -86,12 +95,18 @@ class Manifest:
     config: Descriptor
     layers: tuple[Descriptor, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str = ""  # OCI 1.1: what an artifact manifest holds (an SBOM)
+    subject: Descriptor | None = None  # OCI 1.1: the manifest an artifact refers to
 
     def to_bytes(self) -> bytes:
-        document = {"schemaVersion": 2, "mediaType": self.media_type, "config": self.config.to_json(),
-                    "layers": [layer.to_json() for layer in self.layers]}
+        document: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type,
+                                    "config": self.config.to_json(), "layers": [layer.to_json() for layer in self.layers]}
         if self.annotations:
             document["annotations"] = dict(self.annotations)
+        if self.artifact_type:
+            document["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            document["subject"] = self.subject.to_json()
         return dumps(document)
 
     @property
@@ -128,7 +143,8 @@ def parse_document(body: bytes, media_type: str = "") -> Manifest | Index:
                      dict(document.get("annotations") or {}))
     return Manifest(media_type or document.get("mediaType") or OCI_MANIFEST, Descriptor.from_json(document["config"]),
                     tuple(Descriptor.from_json(layer) for layer in document.get("layers", [])),
-                    dict(document.get("annotations") or {}))
+                    dict(document.get("annotations") or {}), document.get("artifactType", ""),
+                    Descriptor.from_json(document["subject"]) if "subject" in document else None)
 
 
 @dataclass(frozen=True)

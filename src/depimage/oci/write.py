@@ -65,6 +65,7 @@ class Written:
     digest: str = ""  # of the manifest, or of the index for several platforms
     uploaded: int = 0  # bytes sent to the registry
     pushed: list[str] = field(default_factory=list)  # titles of the layers that were sent
+    manifests: list[Descriptor] = field(default_factory=list)  # each image's manifest, in the order given
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Writer:
         descriptors = []
         for image in images:
             body = self._image(image, source, image.base.platform.name + ": " if label_platforms else "")
+            self.done.manifests.append(Descriptor(image.manifest.media_type, sha256_digest(body), len(body),
+                                                  platform=image.base.platform))
             if len(images) == 1 and not index_type:
                 self.done.digest = self.put_last(tag, body, image.manifest.media_type)
                 return self.done

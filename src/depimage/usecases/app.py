@@ -7,11 +7,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.image.appfiles import collect
-from depimage.image.appimage import Assembly, assemble
+from depimage.image.appimage import Assembled, Assembly, assemble
 from depimage.image.layer import build_layer
 from depimage.image.runconfig import Runtime, from_pyproject
+from depimage.image.sbom import Installed, attach, read_sbom, sbom
 from depimage.layout import DEPS_IMAGE_LABEL, REVISION_LABEL, SOURCE_LABEL
 from depimage.oci.client import Registry
 from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref
@@ -55,7 +57,23 @@ class AppResult:
 
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
-        return {"image": self.image, "digest": self.digest, "deps-image": self.deps_image, "tag": self.tag}
+        return {"image": self.image, "name": self.image.rsplit(":", 1)[0], "digest": self.digest,
+                "deps-image": self.deps_image, "tag": self.tag}
+
+
+def _attach_app_sboms(deps: Registry, app: Registry, done: Assembled, project: list[str], describes: str,
+                      on_status: Callable[[str], None]) -> None:
+    """Each platform's SBOM: the dependency image's (read from its referrer) and the project's own packages."""
+    own = [Installed(*spec.split("==", 1), application=True) for spec in project if "==" in spec]
+    try:
+        for manifest, over in zip(done.manifests, done.over):
+            listed = read_sbom(deps, over)
+            if listed is None:
+                on_status(f"the dependency image {deps.image.name}@{over[:19]} has no SBOM (made by an older depimage "
+                          "or the builder path): the application's SBOM lists the project's packages alone")
+            attach(app, manifest, sbom([d for d in listed or [] if not d.application] + own, describes))
+    except DepimageError as exc:
+        on_status(f"could not attach the SBOM ({exc.message.splitlines()[0]}); the image is complete without it")
 
 
 def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = lambda line: None,
@@ -93,7 +111,10 @@ def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = 
     app_creds = request.registry.credentials(app)
     deps_creds = request.registry.credentials_beside(deps, app)
     insecure = request.registry.insecure
-    done = assemble(Registry(deps, deps_creds, insecure=insecure), reference,
-                    Registry(app, app_creds, insecure=insecure), request.tag, what, on_status)
+    deps_registry, app_registry = Registry(deps, deps_creds, insecure=insecure), Registry(app, app_creds,
+                                                                                          insecure=insecure)
+    done = assemble(deps_registry, reference, app_registry, request.tag, what, on_status)
+    _attach_app_sboms(deps_registry, app_registry, done, files.installed, f"application image {request.tag}",
+                      on_status)
     return AppResult(image=app.ref(request.tag), digest=done.digest, deps_image=deps_ref, platforms=done.platforms,
                      layer_size=layer.size, uploaded=done.uploaded, installed=files.installed, tag=request.tag)

@@ -68,7 +68,8 @@ class EnsureResult:
 
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
-        return {"image": self.image, "tag": self.tag, "digest": self.digest, "hash": self.hash,
+        return {"image": self.image, "name": self.image.rsplit(":", 1)[0], "tag": self.tag, "digest": self.digest,
+                "hash": self.hash,
                 "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower(), "path": self.path,
                 "rebased": str(self.rebased).lower(), "changes": json.dumps(self.changes) if self.changes else ""}
 

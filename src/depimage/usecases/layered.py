@@ -27,10 +27,12 @@ from depimage.image.layer import Layer, build_layer
 from depimage.image.layering import (BASE_ANNOTATION, HEAVY_BYTES, PlannedLayer, installed_for, layer_key,
                                      plan_layers)
 from depimage.image.staging import NeedsBuilder, Target, install, only_packages
+from depimage.image.sbom import Installed, attach, base_annotations, sbom
 from depimage.image.store import Entry, LayerStore, store_name
 from depimage.image.venv import uv_layer, venv_layer
 from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.oci.client import Registry, RegistryUnavailable
+from depimage.oci.model import Descriptor
 from depimage.oci.reference import ImageName, parse_image_ref
 from depimage.oci.write import Writer
 from depimage.project.uv import clean_env
@@ -128,7 +130,9 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
                            "it as the engine is set up to") from exc
     locked = locked_packages(prepared.installed.data)
     env = _uv_env(prepared, request_image, host)
-    labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels()}
+    based = base_annotations(base.image, base_ref, base_digest)  # the OCI image spec's: read by Scout, crane rebase
+    labels = {HASH_LABEL: prepared.hash.hex, APP_SITE_LABEL: APP_SITE, **record_of(prepared, base_digest).labels(),
+              **based}
     writer = Writer(registry, on_status)  # layers are pushed as they are made, the manifests at the end
     tally = _Made()
     store = _store(dest)
@@ -142,7 +146,11 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
 
         with ThreadPoolExecutor(max_workers=len(bases)) as pool:  # one platform's download beside another's packing
             images = _all(pool, [lambda bp=bp: platform_image(bp) for bp in bases])
-        pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest}, writer)
+        pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest, **based},
+                              writer)
+    attach_sboms(registry, pushed.manifests, [installed_for(locked, Target(bp.python_platform,
+                                                                           bp.facts.python_version))
+                                              for bp in bases], f"dependency image {tag}", on_status)
     move_latest(registry, image, tag, tag_prefix, on_status)
     if store and tally.entries:
         recorded_count = store.record(tally.entries, registry)
@@ -160,6 +168,20 @@ def _store(dest: Destination) -> LayerStore | None:
         return None
     return LayerStore(Registry(name, dest.access.credentials(dest.image), insecure=dest.access.insecure),
                       dest.on_status)
+
+
+def attach_sboms(registry: Registry, manifests: list[Descriptor], installed: list[list[Locked]], describes: str,
+                 on_status: Callable[[str], None]) -> None:
+    """An SBOM of each platform's manifest, listing what that platform's image installs (image/sbom.py). The image
+    is whole without it: a registry that refuses it is said in one line."""
+    try:
+        for manifest, packages in zip(manifests, installed):
+            attach(registry, manifest, sbom([Installed(p.name, p.version, p.files, p.source) for p in packages],
+                                            describes))
+    except DepimageError as exc:
+        on_status(f"could not attach the SBOM ({exc.message.splitlines()[0]}); the image is complete without it")
+        return
+    on_status(f"attached an SBOM (CycloneDX) to {len(manifests)} manifest(s), as an OCI referrer")
 
 
 def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
@@ -200,7 +222,9 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
     uv_version = prepared.options.uv_version
     plan = plan_layers(installed_for(locked, target), target)
     uv_key = layer_key("uv", uv_version, plain)
-    titles = {uv_key: f"uv {uv_version}", **{layer.key: layer.title for layer in plan}}
+    venv_key = layer_key("venv", [bp.facts.python, uv_version], plain)
+    titles = {uv_key: f"uv {uv_version}", venv_key: "the virtual environment",
+              **{layer.key: layer.title for layer in plan}}
     stored = store.lookup([key for key in titles if key not in known]) if store else {}
     known = {**known, **{key: entry.known for key, entry in stored.items()}}
     needed = [layer for layer in plan if layer.key not in known]
@@ -214,13 +238,13 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
               f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}"
               + compiled)
 
-    def done(key: str, title: str, layer: Layer, wheels: int) -> None:
+    def done(key: str, title: str, layer: Layer, wheels: int, packages: str) -> None:
         came = f"{human_size(wheels)} of wheels, " if wheels else ""
         on_status(f"{prefix}packed {title} ({came}{human_size(layer.size)} packed)")
         with tally.lock:
             tally.downloaded += wheels
             tally.entries.append(Entry(key, Known(layer.digest, layer.size, layer.diff_id), title,
-                                       target.python_version, target.python_platform))
+                                       target.python_version, target.python_platform, packages))
         pushes.append(pushing.submit(writer.push_layer, layer.blob, layer.digest, layer.size, title, prefix))
 
     def mount(key: str) -> dict[str, Layer]:
@@ -240,13 +264,14 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             got = [installed[p.name] for p in layer.packages if p.name in installed]
             files = {path: f for d in got for path, f in d.files.items()}
             made[layer.key] = build_layer(files, into=work / f"{layer.key}.tar.gz")
-            done(layer.key, layer.title, made[layer.key], sum(d.wheel_size for d in got))
+            done(layer.key, layer.title, made[layer.key], sum(d.wheel_size for d in got),
+                 " ".join(f"{p.name}=={p.version}" for p in layer.packages))
         shutil.rmtree(folder, ignore_errors=True)  # packed: the staged files are not needed any more
         return made
 
     def uv_job() -> dict[str, Layer]:  # uv from the default index only: no private index may stand in for it
         layer = uv_layer(uv_version, plain, {k: v for k, v in env.items() if k != "UV_INDEX"}, work)
-        done(uv_key, f"uv {uv_version}", layer, 0)
+        done(uv_key, f"uv {uv_version}", layer, 0, f"uv=={uv_version}")
         return {uv_key: layer}
 
     heavy = [layer for layer in needed if sum(p.wheel_size for p in layer.packages) >= HEAVY_BYTES]
@@ -263,14 +288,15 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             for part in _all(installs, jobs):
                 made.update(part)
         _all_done(pushes)
-    venv = venv_layer(bp, uv_version)
-    order = [(uv_key, f"uv {uv_version}"), ("", "the virtual environment")] + [(p.key, p.title) for p in plan]
+    if venv_key not in known:  # tiny, made in memory: pushed with the manifest, and recorded
+        made[venv_key] = venv_layer(bp, uv_version)
+        tally.entries.append(Entry(venv_key, Known(made[venv_key].digest, made[venv_key].size,
+                                                   made[venv_key].diff_id), titles[venv_key], target.python_version,
+                                   target.python_platform, f"venv on {bp.facts.python}"))
     out = []
-    for key, title in order:
-        if not key:
-            out.append(DepLayer(layer_key("venv", [bp.facts.python, uv_version], plain), title,
-                                Known(venv.digest, venv.size, venv.diff_id), venv))
-        elif key in made:
+    for key in [uv_key, venv_key] + [p.key for p in plan]:
+        title = titles[key]
+        if key in made:
             layer = made[key]
             out.append(DepLayer(key, title, Known(layer.digest, layer.size, layer.diff_id), layer))
         else:

@@ -18,7 +18,7 @@ class StoreListing:
 
     def as_dict(self) -> dict:
         return {"store": self.store, "layers": [
-            {"title": e.title, "python": e.python, "platform": e.platform, "size": e.known.size, "key": e.key,
+            {"title": e.title, "packages": e.packages.split(), "python": e.python, "platform": e.platform, "size": e.known.size, "key": e.key,
              "digest": e.known.digest} for e in self.entries]}
 
 
