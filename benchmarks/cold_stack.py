@@ -132,13 +132,19 @@ def report(name: str, r: dict, target: float) -> None:
           f"{r['l_start']:.2f} s: {r['l_start'] / r['b_start']:.2f}x (target <= 1.1x)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def stacks_asked(doc: str) -> list[str]:
+    """The --stack argument (small, torch or both), once the sandbox's parts are known to be running."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", choices=["small", "torch", "both"], default="both")
     args = parser.parse_args()
     for key in ("DOCKER_HOST", "DEPIMAGE_TEST_REGISTRY", "DEPIMAGE_TEST_BASE_IMAGE"):
         if not os.environ.get(key):
             sys.exit(f"{key} is unset: run this through benchmarks/run")
+    return ["small", "torch"] if args.stack == "both" else [args.stack]
+
+
+def main() -> None:
+    names = stacks_asked(__doc__)
     registry, local_base = os.environ["DEPIMAGE_TEST_REGISTRY"], os.environ["DEPIMAGE_TEST_BASE_IMAGE"]
     work = Path(tempfile.mkdtemp(prefix="depimage-bench-cold-"))
     stamp = str(int(time.time()))
@@ -154,7 +160,6 @@ def main() -> None:
         (uv_ctx / "Dockerfile").write_text("FROM scratch\nCOPY uv uvx /\n")
         subprocess.run(["docker", "build", "-q", "--network=host", "-t", f"local/uv:{UV_VERSION}", str(uv_ctx)],
                        check=True, capture_output=True)
-        names = ["small", "torch"] if args.stack == "both" else [args.stack]
         results = {name: one_stack(name, registry, work, stamp) for name in names}
     finally:
         shutil.rmtree(work, ignore_errors=True)

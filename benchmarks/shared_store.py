@@ -12,7 +12,6 @@ Targets: the second project costs only its own packages: <= 5 s on the small set
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -30,9 +29,11 @@ sys.path.insert(0, str(HERE))
 
 from faultproxy import FaultProxy  # noqa: E402
 from helpers import uv  # noqa: E402
+from cold_stack import STACKS as COLD_STACKS  # noqa: E402
+from cold_stack import stacks_asked  # noqa: E402
 from layered_ensure import UV_VERSION  # noqa: E402
 
-STACKS = {"small": ["numpy", "pandas", "scipy", "scikit-learn"], "torch": ["torch==2.9.1", "numpy"]}
+STACKS = {name: packages for name, (packages, _) in COLD_STACKS.items()}  # the same sets as cold_stack.py
 EXTRA = "iniconfig"  # the second project's own package
 MB = 1e6
 SIZE = re.compile(r"installed from ([\d.]+) (B|kB|MB|GB) of wheels")
@@ -63,16 +64,10 @@ def ensure(path: Path, image: str, base: str, caches: Path, proxy: FaultProxy) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", choices=["small", "torch", "both"], default="both")
-    args = parser.parse_args()
-    for key in ("DOCKER_HOST", "DEPIMAGE_TEST_REGISTRY", "DEPIMAGE_TEST_BASE_IMAGE"):
-        if not os.environ.get(key):
-            sys.exit(f"{key} is unset: run this through benchmarks/run")
+    names = stacks_asked(__doc__)
     registry = os.environ["DEPIMAGE_TEST_REGISTRY"]
     work = Path(tempfile.mkdtemp(prefix="depimage-bench-store-"))
     owner = f"org{int(time.time())}"  # a fresh owner: an empty store
-    names = ["small", "torch"] if args.stack == "both" else [args.stack]
     results = {}
     try:
         subprocess.run(["docker", "tag", os.environ["DEPIMAGE_TEST_BASE_IMAGE"],

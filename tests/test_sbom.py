@@ -62,3 +62,15 @@ def test_base_annotations_name_the_base_fully_with_its_tag_and_digest():
                    "org.opencontainers.image.base.digest": "sha256:" + "f" * 64}
     ghcr = base_annotations(parse_image_name("ghcr.io/acme/base"), "1", "")
     assert ghcr == {"org.opencontainers.image.base.name": "ghcr.io/acme/base:1"}
+
+
+def test_a_registry_with_the_referrers_api_gets_no_fallback_tag():
+    class WithApi(MemoryRegistry):
+        def put_referrer(self, digest, body, media_type):
+            self.put_manifest(digest, body, media_type)
+            return True  # it answered OCI-Subject: it indexes the referrer itself
+
+    registry = WithApi("registry.test/acme/api")
+    subject = Descriptor(OCI_MANIFEST, "sha256:" + "1" * 64, 10)
+    attach(registry, subject, sbom([NUMPY], "x"))
+    assert not any(tag.startswith("sha256-") for tag in registry.list_tags())
