@@ -29,7 +29,7 @@ PEAK = ("import json, resource, subprocess, sys\n"
 def ensure_with_peak(project, base, image, tmp_path, *extra) -> dict:
     env = {**UV_ENV, **fresh(tmp_path, "peak"), "PYTHONPATH": str(REPO / "src")}
     args = [sys.executable, "-m", "depimage", "ensure", str(project), "--image", image, "--base-image", base,
-            "--uv-version", "0.13.9", "--no-dev", "--output", "json", *extra]
+            "--uv-version", "0.13.9", "--no-dev", "--output", "json", "--layer-store", "off", *extra]
     proc = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)

@@ -54,8 +54,9 @@ def mounts(tmp_path_factory):
 
 
 def _layered(project: Path, base: str, image: str, *extra: str, env: dict | None = None):
+    """Each case cold, without the layer store: what one case recorded would spare the next its work."""
     return depimage("ensure", str(project), "--image", image, "--base-image", base, "--uv-version", UV_VERSION,
-                    "--no-dev", *extra, env=env, check=False)
+                    "--no-dev", "--layer-store", "off", *extra, env=env, check=False)
 
 
 def _interrupted_push(project: Path, base: str, image: str, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -63,7 +64,7 @@ def _interrupted_push(project: Path, base: str, image: str, tmp_path: Path) -> s
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "UV_CACHE_DIR": str(tmp_path / "uv-cache-int"),
            "XDG_CACHE_HOME": str(tmp_path / "xdg-int")}
     args = [sys.executable, "-m", "depimage", "ensure", str(project), "--image", image, "--base-image", base,
-            "--uv-version", UV_VERSION, "--no-dev"]
+            "--uv-version", UV_VERSION, "--no-dev", "--layer-store", "off"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = []
     assert proc.stderr is not None
