@@ -24,7 +24,7 @@ from helpers import REPO
 
 STUBS = {
     "actions/attest-build-provenance": """
-name: attest-build-provenance (test stand-in: the attestation needs GitHub's OIDC token and Sigstore, out of reach)
+name: attest-build-provenance (test stand-in; the attestation needs GitHub's OIDC token and Sigstore, out of reach)
 inputs:
   subject-name: {default: ""}
   subject-digest: {default: ""}

@@ -105,7 +105,8 @@ def serve(wheels: Path | list[Path], user: str | None = None, password: str | No
                 self.end_headers()
                 return
             path = self.path.rstrip("/")
-            wants_json = "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
+            # without hashes, HTML alone, as PyTorch's download index serves it (uv.lock then has no size either)
+            wants_json = hashes and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
             if path.startswith("/simple/") and path[len("/simple/"):] in packages and wants_json:
                 # the JSON API (PEP 691, 700), as PyPI serves it: with each file's size, which uv.lock records
                 name = path[len("/simple/"):]

@@ -178,9 +178,11 @@ def test_one_small_package_added_costs_one_layer_pushed_and_pulled(rich_app, san
         assert second and second["hash"] != first["hash"], proc.stderr
         assert f"installing {len(group)} package(s)" in proc.stderr  # a fresh runner: the rest came from the registry
         uploads = [path for method, path, status in proxy.log if method == "PUT" and "/blobs/uploads/" in path]
-        assert len(uploads) == 2, proxy.log  # the changed group's layer, and the config
-        manifests = [path for method, path, _ in proxy.log if method == "PUT" and "/manifests/" in path]
-        assert sorted(m.rsplit("/", 1)[1] for m in manifests) == sorted([second["tag"], "deps-latest"])
+        assert len(uploads) == 3, proxy.log  # the changed group's layer, the config, and the new SBOM
+        manifests = [path.rsplit("/", 1)[1] for method, path, _ in proxy.log if method == "PUT" and "/manifests/" in path]
+        sbom_tag = second["digest"].replace(":", "-")  # the referrers tag of the image's manifest
+        referrer = next(m for m in manifests if m.startswith("sha256:"))  # the SBOM's, by digest
+        assert sorted(manifests) == sorted([second["tag"], "deps-latest", referrer, sbom_tag])
         # a host that has the first image and not the second (by image ID: the same inputs made them before)
         configs = [get_json(registry, repository, done["tag"])["config"]["digest"] for done in (first, second)]
         for image_id in configs:

@@ -98,8 +98,9 @@ def attach(registry: Repository, subject: Descriptor, document: bytes, artifact_
                         {}, artifact_type=artifact_type, subject=subject.bare())
     body = manifest.to_bytes()
     digest = sha256_digest(body)
-    supported = registry.put_referrer(digest, body, OCI_MANIFEST)
-    if not supported:
+    if registry.manifest_digest(digest) is not None:  # a re-run: put before, with its tag where one was needed
+        return digest
+    if not registry.put_referrer(digest, body, OCI_MANIFEST):
         _tag_schema(registry, subject.digest, Descriptor(OCI_MANIFEST, digest, len(body),
                                                          rest={"artifactType": artifact_type}))
     return digest
