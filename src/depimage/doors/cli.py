@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "has a wheel for the platform, it is assembled on the registry without a builder: uv\n"
                                    "installs the locked set for the base image's platform and Python, one layer per heavy\n"
                                    "package and grouped layers for the rest, reproducible, only what changed pushed, any\n"
+                                   "layer another repository of the owner already made mounted from the layer store, any\n"
                                    "--platform from any host. Else (or with --builder docker) docker buildx builds it.\n"
                                    "One line says which path and why. Prints the reference to build FROM. Runs for the\n"
                                    "same hash may overlap: a push that collides uses the image that landed, or pushes again.",
