@@ -11,6 +11,8 @@ SOURCE_LABEL = "org.opencontainers.image.source"
 REVISION_LABEL = "org.opencontainers.image.revision"
 DEPS_IMAGE_LABEL = "dev.depimage.deps-image"
 LATEST = "latest"  # after the tag prefix: the newest dependency image of a repository, compared and reused
+# --layer-store: the owner's depimage-layers (image/store.py), or no store; here, so the doors read it cheaply
+LAYER_STORE_AUTO, LAYER_STORE_OFF = "auto", "off"
 
 FIXED_MTIME = 315532800  # 1980-01-01, the zip epoch: any fixed value keeps copies byte-identical
 FILE_MODE, EXEC_MODE, DIR_MODE = 0o644, 0o755, 0o755

@@ -19,8 +19,9 @@ from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, from_action, 
 from depimage.doors.options import runtime as runtime_of
 from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
+from depimage.layout import LAYER_STORE_AUTO
 from depimage.image.runconfig import Runtime
-from depimage.usecases.common import STORE_AUTO, Host, ImageRequest, RegistryAccess, Secret
+from depimage.usecases.common import Host, ImageRequest, RegistryAccess, Secret
 
 MODES = ("ensure", "hash", "plan", "app")
 
@@ -71,7 +72,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
                          secrets=tuple(Secret(sid, value) for sid, value in secrets.items()))
     registry = RegistryAccess(get("registry-username"), get("registry-password"),
                               flag("insecure-registry", False), docker_config_dir(env),
-                              layer_store=get("layer-store", STORE_AUTO) or STORE_AUTO)
+                              layer_store=get("layer-store", LAYER_STORE_AUTO) or LAYER_STORE_AUTO)
     runtime = runtime_of(from_action(get, flag, listed, lines, RUNTIME_OPTIONS))
     return ActionInputs(
         mode=mode, project_dir=get("project-dir", "."), context=get("context") or None, image_name=get("image"),

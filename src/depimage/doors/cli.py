@@ -15,7 +15,8 @@ from depimage.doors.inputs import docker_config_dir, host_from, secret_from_spec
 from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, add_flags, from_cli, image_options, runtime
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
-from depimage.usecases.common import STORE_AUTO, Host, ImageRequest, RegistryAccess
+from depimage.layout import LAYER_STORE_AUTO
+from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _registry_options(parser: argparse.ArgumentParser) -> None:
                         help="read the registry password from standard input (else $DEPIMAGE_REGISTRY_PASSWORD)")
     parser.add_argument("--insecure-registry", action="store_true",
                         help="plain http to the registry (always so for localhost and 127.0.0.1)")
-    parser.add_argument("--layer-store", default=STORE_AUTO, metavar="REGISTRY/NAME|auto|off",
+    parser.add_argument("--layer-store", default=LAYER_STORE_AUTO, metavar="REGISTRY/NAME|auto|off",
                         help="the repository where package layers are shared between repositories, so a project "
                              "in a new repository mounts the layers others made instead of installing them: auto "
                              "(default) is depimage-layers under the image's owner (ghcr.io/acme/api -> "

@@ -62,10 +62,14 @@ class BasePlatform:
         return f"{arch}-manylinux_2_{level}"
 
 
+def oci_architecture(machine: str) -> str:
+    """The OCI architecture of a machine name as uname and uv's platforms give it: x86_64 -> amd64."""
+    return {uv: oci for oci, uv in _UV_ARCH.items()}.get(machine, machine)
+
+
 def default_platform() -> str:
     """The host's own platform, as a single-platform build would take it."""
-    machine = host_platform.machine().lower()
-    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return "linux/" + oci_architecture(host_platform.machine().lower())
 
 
 def inspect_base(registry: Registry, reference: str, platforms: tuple[str, ...], cache: Path | None,

@@ -15,6 +15,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable, Iterable
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
 from cyclonedx.model.bom import Bom
@@ -22,6 +23,7 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
+from depimage.errors import DepimageError
 from depimage.oci.client import NotFound
 from depimage.oci.digest import sha256_digest
 from depimage.oci.media import OCI_INDEX, OCI_MANIFEST
@@ -104,6 +106,20 @@ def attach(registry: Repository, subject: Descriptor, document: bytes, artifact_
         _tag_schema(registry, subject.digest, Descriptor(OCI_MANIFEST, digest, len(body),
                                                          rest={"artifactType": artifact_type}))
     return digest
+
+
+def attach_each(registry: Repository, listings: Iterable[tuple[Descriptor, list[Installed]]], describes: str,
+                on_status: Callable[[str], None]) -> int:
+    """An SBOM for each (manifest, what it holds), as attach does; how many were attached. The image is whole
+    without them: a failure (to read what they list, or to write them) is said in one line."""
+    count = 0
+    try:
+        for manifest, installed in listings:
+            attach(registry, manifest, sbom(installed, describes))
+            count += 1
+    except DepimageError as exc:
+        on_status(f"could not attach the SBOM ({exc.message.splitlines()[0]}); the image is complete without it")
+    return count
 
 
 def _tag_schema(registry: Repository, subject: str, referrer: Descriptor) -> None:

@@ -11,25 +11,25 @@ where the registry declines), never installed again. A store that cannot be read
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from depimage.errors import DepimageError, InputError, opt
+from depimage.image.base import oci_architecture
 from depimage.image.depsimage import CREATED, Known
 from depimage.image.layering import KEY_ANNOTATION
+from depimage.layout import LAYER_STORE_AUTO, LAYER_STORE_OFF
 from depimage.oci.client import NotFound, Registry, RegistryError
 from depimage.oci.digest import sha256_digest
 from depimage.oci.media import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
-from depimage.oci.model import Descriptor, Manifest, parse_document
+from depimage.oci.model import Descriptor, Manifest, dumps, parse_document
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.oci.write import copy_blob
 from depimage.sizes import human_size
 
 REPOSITORY = "depimage-layers"  # the store's name beside the image, under its owner
 TAG = "layer-"  # + the layer's key
-AUTO, OFF = "auto", "off"
 LOOKUPS = 8  # requests at a time: one image's lookups take a few round trips, whatever its layer count
 TITLE = "org.opencontainers.image.title"
 PYTHON, PLATFORM = "dev.depimage.python", "dev.depimage.platform"
@@ -53,9 +53,9 @@ def store_name(setting: str, image: ImageName) -> ImageName | None:
     """The store's repository for an image: `auto` (or empty) its owner's `depimage-layers` on the same registry,
     `off` none, else the REGISTRY/NAME given, which must be on the image's registry (blobs are mounted between
     repositories of one registry)."""
-    if setting in (OFF, "false", "none"):
+    if setting in (LAYER_STORE_OFF, "false", "none"):
         return None
-    if setting in ("", AUTO):  # under the owner (the name's first part), as written and on the API host
+    if setting in ("", LAYER_STORE_AUTO):  # under the owner (the name's first part), as written and on the API host
         owner = image.repository.split("/", 1)[0] + "/" if "/" in image.repository else ""
         rest = image.repository[len(owner):]
         return ImageName(image.name[: -len(rest)] + REPOSITORY, image.host, owner + REPOSITORY)
@@ -132,9 +132,8 @@ class LayerStore:
         digest = entry.known.digest
         if not self.registry.has_blob(digest) and not self.registry.mount_blob(digest, source.image.repository):
             copy_blob(source, self.registry, digest)
-        config = json.dumps({"architecture": _architecture(entry.platform), "os": "linux", "created": CREATED,
-                             "rootfs": {"type": "layers", "diff_ids": [entry.known.diff_id]}},
-                            sort_keys=True, separators=(",", ":")).encode()
+        config = dumps({"architecture": oci_architecture(entry.platform.split("-", 1)[0]), "os": "linux",
+                        "created": CREATED, "rootfs": {"type": "layers", "diff_ids": [entry.known.diff_id]}})
         config_digest = sha256_digest(config)
         if not self.registry.has_blob(config_digest):
             self.registry.push_blob(config, config_digest)
@@ -152,12 +151,6 @@ class LayerStore:
         with ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="store") as pool:
             found = [e for e in pool.map(self._entry, keys) if e is not None]
         return sorted(found, key=lambda e: (e.packages or e.title, e.python, e.platform))
-
-
-def _architecture(platform: str) -> str:
-    machine = platform.split("-", 1)[0]
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x",
-            "i686": "386", "riscv64": "riscv64"}.get(machine, machine)
 
 
 def describe(entry: Entry) -> str:

@@ -120,12 +120,11 @@ class Writer:
             self.have_blob(source, layer.digest, layer.size)
         for addition in image.additions:
             digest = addition.descriptor.digest
-            if digest in self._sent or self.target.has_blob(digest):
-                continue
-            if addition.blob is None:
+            if addition.blob is not None:  # sent unless sent already or there (push_layer asks)
+                self.push_layer(addition.blob, digest, addition.descriptor.size, addition.title, prefix)
+            elif digest not in self._sent and not self.target.has_blob(digest):
                 raise DepimageError(f"the layer of {addition.title} ({digest}) is not in the repository, and this "
                                     "run did not make it")
-            self.push_layer(addition.blob, digest, addition.descriptor.size, addition.title, prefix)
         config_digest = image.manifest.config.digest
         if not self.target.has_blob(config_digest):
             self.target.push_blob(image.config, config_digest)
@@ -155,8 +154,6 @@ class Writer:
             self.target.put_manifest(tag, body, media_type)
             self.done.uploaded += len(body)
         return digest
-
-
 
 
 def copy_blob(source: Repository, target: Repository, digest: str) -> None:

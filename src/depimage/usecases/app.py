@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
-from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.image.appfiles import collect
 from depimage.image.appimage import Assembled, Assembly, assemble
 from depimage.image.layer import build_layer
 from depimage.image.runconfig import Runtime, from_pyproject
-from depimage.image.sbom import Installed, attach, read_sbom, sbom
+from depimage.image.sbom import Installed, attach_each, read_sbom
 from depimage.layout import DEPS_IMAGE_LABEL, REVISION_LABEL, SOURCE_LABEL
 from depimage.oci.client import Registry
+from depimage.oci.model import Descriptor
 from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref
 from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
@@ -65,15 +65,16 @@ def _attach_app_sboms(deps: Registry, app: Registry, done: Assembled, project: l
                       on_status: Callable[[str], None]) -> None:
     """Each platform's SBOM: the dependency image's (read from its referrer) and the project's own packages."""
     own = [Installed(*spec.split("==", 1), application=True) for spec in project if "==" in spec]
-    try:
+
+    def listings() -> Iterator[tuple[Descriptor, list[Installed]]]:  # read one by one, as attach_each goes
         for manifest, over in zip(done.manifests, done.over):
             listed = read_sbom(deps, over)
             if listed is None:
                 on_status(f"the dependency image {deps.image.name}@{over[:19]} has no SBOM (made by an older depimage "
                           "or the builder path): the application's SBOM lists the project's packages alone")
-            attach(app, manifest, sbom([d for d in listed or [] if not d.application] + own, describes))
-    except DepimageError as exc:
-        on_status(f"could not attach the SBOM ({exc.message.splitlines()[0]}); the image is complete without it")
+            yield manifest, [d for d in listed or [] if not d.application] + own
+
+    attach_each(app, listings(), describes, on_status)
 
 
 def app_image(request: AppRequest, host: Host, on_line: Callable[[str], None] = lambda line: None,

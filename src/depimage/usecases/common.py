@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping
 
 from depimage.fingerprint.options import ImageOptions, default_base_image, installed_uv_version
-from depimage.image.store import AUTO as STORE_AUTO
+from depimage.layout import LAYER_STORE_AUTO
 from depimage.oci.credentials import Credentials, resolve
 from depimage.oci.reference import ImageName
 
@@ -40,7 +40,7 @@ class RegistryAccess:
     password: str = field(default="", repr=False)
     insecure: bool = False
     docker_config: Path | None = None  # the folder of config.json: $DOCKER_CONFIG or ~/.docker, as the door reads it
-    layer_store: str = STORE_AUTO  # where package layers are shared between repositories (image/store.py); "off"
+    layer_store: str = LAYER_STORE_AUTO  # where package layers are shared between repositories (image/store.py); "off"
 
     def credentials(self, image: ImageName) -> Credentials | None:
         return resolve(self.username, self.password, image, self.docker_config)

@@ -27,12 +27,11 @@ from depimage.image.layer import Layer, build_layer
 from depimage.image.layering import (BASE_ANNOTATION, HEAVY_BYTES, PlannedLayer, installed_for, layer_key,
                                      plan_layers)
 from depimage.image.staging import NeedsBuilder, Target, install, only_packages
-from depimage.image.sbom import Installed, attach, base_annotations, sbom
+from depimage.image.sbom import Installed, attach_each, base_annotations
 from depimage.image.store import Entry, LayerStore, store_name
 from depimage.image.venv import uv_layer, venv_layer
 from depimage.layout import APP_SITE, APP_SITE_LABEL, HASH_LABEL, LATEST, VENV, WORKDIR
 from depimage.oci.client import Registry, RegistryUnavailable
-from depimage.oci.model import Descriptor
 from depimage.oci.reference import ImageName, parse_image_ref
 from depimage.oci.write import Writer
 from depimage.project.uv import clean_env
@@ -148,9 +147,10 @@ def ensure_layered(dest: Destination, reuse: tuple[str, ...] = ()) -> Pushed:
             images = _all(pool, [lambda bp=bp: platform_image(bp) for bp in bases])
         pushed = push_layered(base, registry, tag, images, on_status, {BASE_ANNOTATION: base_digest, **based},
                               writer)
-    attach_sboms(registry, pushed.manifests, [installed_for(locked, Target(bp.python_platform,
-                                                                           bp.facts.python_version))
-                                              for bp in bases], f"dependency image {tag}", on_status)
+    listings = [[Installed(p.name, p.version, p.files, p.source)
+                 for p in installed_for(locked, Target(bp.python_platform, bp.facts.python_version))] for bp in bases]
+    if attach_each(registry, zip(pushed.manifests, listings), f"dependency image {tag}", on_status):
+        on_status(f"attached an SBOM (CycloneDX) to {len(pushed.manifests)} manifest(s), as an OCI referrer")
     move_latest(registry, image, tag, tag_prefix, on_status)
     if store and tally.entries:
         recorded_count = store.record(tally.entries, registry)
@@ -168,20 +168,6 @@ def _store(dest: Destination) -> LayerStore | None:
         return None
     return LayerStore(Registry(name, dest.access.credentials(dest.image), insecure=dest.access.insecure),
                       dest.on_status)
-
-
-def attach_sboms(registry: Registry, manifests: list[Descriptor], installed: list[list[Locked]], describes: str,
-                 on_status: Callable[[str], None]) -> None:
-    """An SBOM of each platform's manifest, listing what that platform's image installs (image/sbom.py). The image
-    is whole without it: a registry that refuses it is said in one line."""
-    try:
-        for manifest, packages in zip(manifests, installed):
-            attach(registry, manifest, sbom([Installed(p.name, p.version, p.files, p.source) for p in packages],
-                                            describes))
-    except DepimageError as exc:
-        on_status(f"could not attach the SBOM ({exc.message.splitlines()[0]}); the image is complete without it")
-        return
-    on_status(f"attached an SBOM (CycloneDX) to {len(manifests)} manifest(s), as an OCI referrer")
 
 
 def move_latest(registry: Registry, image: ImageName, tag: str, tag_prefix: str,
@@ -238,14 +224,18 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
               f"installing {len(names)} package(s) for {target.python_platform}, Python {target.python_version}"
               + compiled)
 
-    def done(key: str, title: str, layer: Layer, wheels: int, packages: str) -> None:
-        came = f"{human_size(wheels)} of wheels, " if wheels else ""
-        on_status(f"{prefix}packed {title} ({came}{human_size(layer.size)} packed)")
+    def made_here(key: str, layer: Layer, packages: str, wheels: int = 0) -> None:
+        """A layer this run made: counted, and an entry for the store."""
         with tally.lock:
             tally.downloaded += wheels
-            tally.entries.append(Entry(key, Known(layer.digest, layer.size, layer.diff_id), title,
+            tally.entries.append(Entry(key, Known(layer.digest, layer.size, layer.diff_id), titles[key],
                                        target.python_version, target.python_platform, packages))
-        pushes.append(pushing.submit(writer.push_layer, layer.blob, layer.digest, layer.size, title, prefix))
+
+    def done(key: str, layer: Layer, wheels: int, packages: str) -> None:
+        came = f"{human_size(wheels)} of wheels, " if wheels else ""
+        on_status(f"{prefix}packed {titles[key]} ({came}{human_size(layer.size)} packed)")
+        made_here(key, layer, packages, wheels)
+        pushes.append(pushing.submit(writer.push_layer, layer.blob, layer.digest, layer.size, titles[key], prefix))
 
     def mount(key: str) -> dict[str, Layer]:
         entry = stored[key]
@@ -264,14 +254,14 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
             got = [installed[p.name] for p in layer.packages if p.name in installed]
             files = {path: f for d in got for path, f in d.files.items()}
             made[layer.key] = build_layer(files, into=work / f"{layer.key}.tar.gz")
-            done(layer.key, layer.title, made[layer.key], sum(d.wheel_size for d in got),
+            done(layer.key, made[layer.key], sum(d.wheel_size for d in got),
                  " ".join(f"{p.name}=={p.version}" for p in layer.packages))
         shutil.rmtree(folder, ignore_errors=True)  # packed: the staged files are not needed any more
         return made
 
     def uv_job() -> dict[str, Layer]:  # uv from the default index only: no private index may stand in for it
         layer = uv_layer(uv_version, plain, {k: v for k, v in env.items() if k != "UV_INDEX"}, work)
-        done(uv_key, f"uv {uv_version}", layer, 0, f"uv=={uv_version}")
+        done(uv_key, layer, 0, f"uv=={uv_version}")
         return {uv_key: layer}
 
     heavy = [layer for layer in needed if sum(p.wheel_size for p in layer.packages) >= HEAVY_BYTES]
@@ -290,9 +280,7 @@ def _layers(bp: BasePlatform, prepared: Fingerprint, locked: list[Locked], known
         _all_done(pushes)
     if venv_key not in known:  # tiny, made in memory: pushed with the manifest, and recorded
         made[venv_key] = venv_layer(bp, uv_version)
-        tally.entries.append(Entry(venv_key, Known(made[venv_key].digest, made[venv_key].size,
-                                                   made[venv_key].diff_id), titles[venv_key], target.python_version,
-                                   target.python_platform, f"venv on {bp.facts.python}"))
+        made_here(venv_key, made[venv_key], f"venv on {bp.facts.python}")
     out = []
     for key in [uv_key, venv_key] + [p.key for p in plan]:
         title = titles[key]
