@@ -12,7 +12,6 @@ Targets: the second project costs only its own packages: <= 5 s on the small set
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -30,8 +29,8 @@ sys.path.insert(0, str(HERE))
 from faultproxy import FaultProxy  # noqa: E402
 from helpers import uv  # noqa: E402
 from cold_stack import STACKS as COLD_STACKS  # noqa: E402
+from cold_stack import ensure as cold_ensure  # noqa: E402
 from cold_stack import stacks_asked  # noqa: E402
-from layered_ensure import UV_VERSION  # noqa: E402
 
 STACKS = {name: packages for name, (packages, _) in COLD_STACKS.items()}  # the same sets as cold_stack.py
 EXTRA = "iniconfig"  # the second project's own package
@@ -47,20 +46,12 @@ def project(where: Path, name: str, packages: list[str]) -> Path:
 
 
 def ensure(path: Path, image: str, base: str, caches: Path, proxy: FaultProxy) -> dict:
-    env = {**os.environ, "UV_CACHE_DIR": str(caches / "uv"), "XDG_CACHE_HOME": str(caches / "xdg"),
-           "PYTHONPATH": str(REPO / "src")}
-    sent, started = proxy.uploaded, time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "depimage", "ensure", str(path), "--image", image, "--base-image",
-                           base, "--uv-version", UV_VERSION, "--no-dev", "--output", "json"],
-                          capture_output=True, text=True, env=env)
-    seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"ensure failed:\n{proc.stderr[-4000:]}")
-    found = SIZE.search(proc.stderr)
+    """cold_stack's ensure (empty caches, bytes pushed), with the wheels' bytes its last line counts."""
+    done = cold_ensure(path, ["--image", image, "--base-image", base], caches, proxy)
+    found = SIZE.search(done["log"])
     unit = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
-    wheels = float(found[1]) * unit[found[2]] if found else 0.0
     shutil.rmtree(caches, ignore_errors=True)
-    return {**json.loads(proc.stdout), "seconds": seconds, "pushed": proxy.uploaded - sent, "wheels": wheels}
+    return {**done, "wheels": float(found[1]) * unit[found[2]] if found else 0.0}
 
 
 def main() -> None:
