@@ -2,7 +2,8 @@
 referrers tag schema is used) and the real engine: each platform manifest of a layered dependency image has one
 CycloneDX SBOM referrer that validates and lists exactly the distributions the running image has; the index gains
 no entry; the same inputs give the same SBOM; skopeo sees the base annotations; the application image's SBOM adds
-the project."""
+the project. The builder path's images get the same: the base annotations (the docker driver's Docker manifest
+made OCI) and an SBOM of what the image's own Python lists."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from e2e import blob, docker, fresh, get_json, layered, multiplatform_base, registry_get
+from e2e import blob, docker, ensure, fresh, get_json, layered, multiplatform_base, registry_get
 from helpers import copy, depimage, uv
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +111,36 @@ def test_the_application_images_sbom_adds_the_project_and_keeps_the_base_annotat
     for key in (BASE_NAME, BASE_DIGEST):
         assert manifest["annotations"][key] == deps_manifest["annotations"][key]
     assert manifest["annotations"][BASE_NAME].endswith("/base/python:3.11-bookworm")
+
+
+def test_the_builder_paths_image_gets_the_base_annotations_and_an_exact_reproducible_sbom(app, sandbox, uv_image,
+                                                                                         registry_base, run_id):
+    registry = sandbox["DEPIMAGE_TEST_REGISTRY"]
+    uv("add", "-q", "--no-sync", "markupsafe", "pyflakes", cwd=app)
+    repository = f"e2e/sbom-builder-{run_id}"
+    done, proc = ensure(app, sandbox, uv_image, f"{registry}/{repository}", "--base-image", registry_base)
+    assert done and done["path"] == "docker" and "attached an SBOM" in proc.stderr, proc.stderr
+
+    # the docker driver pushed Docker media types, without annotations: the tag now names the OCI form with them
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{done['image']}")
+    assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert raw["annotations"][BASE_NAME] == registry_base
+    assert raw["annotations"][BASE_DIGEST] == "sha256:" + hashlib.sha256(
+        registry_get(registry, "base/python", "manifests", "3.11-bookworm").content).hexdigest()
+    inspected = skopeo("inspect", "--tls-verify=false", f"docker://{done['image']}")
+    assert inspected["Digest"] == done["digest"]
+    assert {k: inspected["Labels"][k] for k in (BASE_NAME, BASE_DIGEST)} == \
+        {k: raw["annotations"][k] for k in (BASE_NAME, BASE_DIGEST)}
+
+    sbom_digest, document = sbom_of(registry, repository, done["digest"])
+    docker("pull", "-q", f"{registry}/{repository}@{done['digest']}")
+    running = json.loads(docker("run", "--rm", "--network", "none", f"{registry}/{repository}@{done['digest']}",
+                                "python", "-c", DISTS).stdout)
+    assert listed(document) == running  # what the image's own Python finds, no more, no less
+    assert {"markupsafe", "pyflakes", "six", "idna"} <= {name for name, _ in running}
+    assert all(c.get("hashes") and c["purl"].startswith("pkg:pypi/") for c in document["components"])
+
+    # the same inputs into another repository (the builder's cache serves): the same SBOM
+    again, proc = ensure(app, sandbox, uv_image, f"{registry}/{repository}-again", "--base-image", registry_base)
+    assert again, proc.stderr
+    assert sbom_of(registry, f"{repository}-again", again["digest"])[0] == sbom_digest

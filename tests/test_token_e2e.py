@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 
 from e2e import APP_MAIN, app_cmd, blob_reads, docker, ensure, token_get
 from faultproxy import FaultProxy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from typing import Callable, Mapping
 
 from depimage.errors import DepimageError, InputError, opt
 from depimage.fingerprint.pipeline import Fingerprint
-from depimage.layout import FIXED_MTIME
+from depimage.layout import FIXED_MTIME, VENV
 from depimage.oci.credentials import Credentials, write_docker_config
 from depimage.oci.reference import ImageName
 from depimage.recipe.recipe import write_recipe
@@ -56,7 +57,7 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)  # DEPIMAGE_SOURCE, DEPIMAGE_REVISION
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # the environment docker runs with
     docker_config: Path | None = None  # the user's docker config folder: its plugins and builders are kept
-    record: dict[str, str] = field(default_factory=dict)  # the image's record (fingerprint/record.py), as labels
+    config_labels: dict[str, str] = field(default_factory=dict)  # the record (fingerprint/record.py), base annotations
 
 
 def docker() -> str:
@@ -67,40 +68,72 @@ def docker() -> str:
 
 
 def build(request: BuildRequest, on_line: Callable[[str], None]) -> None:
-    """Build (and push, or load) request.image:request.tag; raise BuildError with the builder's last lines."""
-    prepared = request.fingerprint
+    """Build (and push, or load) request.image:request.tag; raise BuildError with the builder's last lines.
+    BuildKit's own attestations are off: they would sit in the index as unknown/unknown entries, and depimage
+    attaches its SBOM as a referrer instead (image/sbom.py)."""
     with tempfile.TemporaryDirectory(prefix="depimage-build-") as tmp:
-        context = Path(tmp) / "context"
-        context.mkdir()
-        (context / "Dockerfile").write_text(prepared.dockerfile)
-        write_recipe(prepared.recipe, context / "recipe", prepared.project.root)
-        _stamp_by_content(context)
-        cmd = [docker(), "buildx", "build", "--progress=plain", "--file", str(context / "Dockerfile"),
-               "--tag", request.image.ref(request.tag), "--push" if request.push else "--load"]
-        if prepared.options.platforms:
-            cmd += ["--platform", ",".join(prepared.options.platforms)]
-        if request.network:
-            cmd += ["--network", request.network]
-        for name, value in prepared.options.build_args:
-            cmd += ["--build-arg", f"{name}={value}"]
-        labels = {"DEPIMAGE_HASH": prepared.hash.hex, **request.labels}
-        for name, value in labels.items():
-            cmd += ["--build-arg", f"{name}={value}"]
-        for name, value in request.record.items():  # labels outside the Dockerfile: its text is in the hash
-            cmd += ["--label", f"{name}={value}"]
-        secrets = Path(tmp) / "secrets"
-        secrets.mkdir(mode=0o700)
-        for number, (sid, value) in enumerate(request.secrets):  # files only this user reads, gone after the build
-            fd = os.open(secrets / str(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(value)
-            cmd += ["--secret", f"id={sid},src={secrets / str(number)}"]
-        cmd.append(str(context))
-        env = dict(request.env)
-        if request.credentials:
-            env["DOCKER_CONFIG"] = str(write_docker_config(Path(tmp) / "docker-config", request.image,
-                                                           request.credentials, request.docker_config))
-        _run(cmd, env, on_line)
+        output = ["--tag", request.image.ref(request.tag), "--push" if request.push else "--load",
+                  "--provenance=false", "--sbom=false"]
+        _run(*_command(request, Path(tmp), request.fingerprint.dockerfile, output), on_line)
+
+
+# A stage over the image just built that writes what it holds, from the cache: nothing is installed again.
+INSTALLED_FILE = "depimage-installed.json"
+_LIST = ("import importlib.metadata as m, json; "
+         "print(json.dumps(sorted({(d.metadata['Name'], d.version) for d in m.distributions()})))")
+
+
+def installed_in(request: BuildRequest, on_line: Callable[[str], None]) -> dict[str, list[tuple[str, str]]]:
+    """The distributions (name, version) the image of request holds, by platform (os/arch[/variant]; "" for a
+    build of one platform), asked of its own Python after the build: the stages come from the builder's cache,
+    one more step lists them, and the list comes back as a local file (no image is written)."""
+    stages = sum(1 for line in request.fingerprint.dockerfile.splitlines() if line.startswith("FROM "))
+    dockerfile = (request.fingerprint.dockerfile
+                  + f"RUN {VENV}/bin/python -I -c \"{_LIST}\" > /tmp/{INSTALLED_FILE}\n"
+                  + f"FROM scratch\nCOPY --from={stages - 1} /tmp/{INSTALLED_FILE} /\n")
+    with tempfile.TemporaryDirectory(prefix="depimage-installed-") as tmp:
+        out = Path(tmp) / "out"
+        _run(*_command(request, Path(tmp), dockerfile, ["--output", f"type=local,dest={out}"]), on_line)
+        found = {"": out / INSTALLED_FILE} if (out / INSTALLED_FILE).is_file() else \
+            {d.name.replace("_", "/"): d / INSTALLED_FILE for d in sorted(out.iterdir()) if d.is_dir()}
+        return {platform: [(str(n), str(v)) for n, v in json.loads(path.read_text())]
+                for platform, path in found.items() if path.is_file()}
+
+
+def _command(request: BuildRequest, tmp: Path, dockerfile: str, output: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The buildx command and its environment for dockerfile over the recipe, with the request's platforms,
+    network, build arguments, labels, secrets (files under tmp) and credentials (a docker config under tmp)."""
+    prepared = request.fingerprint
+    context = tmp / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(dockerfile)
+    write_recipe(prepared.recipe, context / "recipe", prepared.project.root)
+    _stamp_by_content(context)
+    cmd = [docker(), "buildx", "build", "--progress=plain", "--file", str(context / "Dockerfile"), *output]
+    if prepared.options.platforms:
+        cmd += ["--platform", ",".join(prepared.options.platforms)]
+    if request.network:
+        cmd += ["--network", request.network]
+    for name, value in prepared.options.build_args:
+        cmd += ["--build-arg", f"{name}={value}"]
+    labels = {"DEPIMAGE_HASH": prepared.hash.hex, **request.labels}
+    for name, value in labels.items():
+        cmd += ["--build-arg", f"{name}={value}"]
+    for name, value in request.config_labels.items():  # labels outside the Dockerfile: its text is in the hash
+        cmd += ["--label", f"{name}={value}"]
+    secrets = tmp / "secrets"
+    secrets.mkdir(mode=0o700)
+    for number, (sid, value) in enumerate(request.secrets):  # files only this user reads, gone after the build
+        fd = os.open(secrets / str(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        cmd += ["--secret", f"id={sid},src={secrets / str(number)}"]
+    cmd.append(str(context))
+    env = dict(request.env)
+    if request.credentials:
+        env["DOCKER_CONFIG"] = str(write_docker_config(tmp / "docker-config", request.image, request.credentials,
+                                                       request.docker_config))
+    return cmd, env
 
 
 def _stamp_by_content(context: Path) -> None:

@@ -8,6 +8,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 INDEXES = (OCI_INDEX, DOCKER_LIST)
 LAYER_TYPE = {DOCKER_MANIFEST: "application/vnd.docker.image.rootfs.diff.tar.gzip", OCI_MANIFEST: OCI_LAYER}

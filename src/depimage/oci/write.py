@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 from depimage.errors import DepimageError
-from depimage.oci.media import LAYER_TYPE, OCI_CONFIG
+from depimage.oci.media import DOCKER_CONFIG, LAYER_TYPE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
 from depimage.oci.digest import sha256_digest
 from depimage.oci.model import Config, Descriptor, Index, Manifest, layer_type
-from depimage.oci.read import Image, Repository
+from depimage.oci.read import Image, Repository, read_image
 from depimage.sizes import human_size
 
 
@@ -165,3 +165,31 @@ def copy_blob(source: Repository, target: Repository, digest: str) -> None:
             for chunk in source.stream_blob(digest):
                 fh.write(chunk)
         target.push_blob(path, digest)
+
+
+def annotate(target: Repository, tag: str, annotations: dict[str, str]) -> Written:
+    """The image at tag again, as OCI documents with annotations on every manifest and on the index
+    (mutate.Annotations and mutate.MediaType): for images a builder pushed, whose Docker media types carry no
+    annotations. Blobs stay as they are (the config under the OCI config type, its bytes unchanged); the
+    manifests are put by digest, the tag last; entries that are not images (BuildKit's attestations) are left
+    out of the index."""
+    remote = read_image(target, tag, configs=False)
+    writer = Writer(target)
+    if not remote.is_index:
+        body = _as_oci(remote.images[0].manifest, annotations).to_bytes()
+        writer.done.digest = writer.put_last(tag, body, OCI_MANIFEST)
+        writer.done.manifests.append(Descriptor(OCI_MANIFEST, writer.done.digest, len(body)))
+        return writer.done
+    for image in remote.images:
+        body = _as_oci(image.manifest, annotations).to_bytes()
+        digest = target.put_manifest(sha256_digest(body), body, OCI_MANIFEST)
+        writer.done.manifests.append(Descriptor(OCI_MANIFEST, digest, len(body), platform=image.platform))
+    index = Index(OCI_INDEX, tuple(writer.done.manifests), {**remote.document.annotations, **annotations})
+    writer.done.digest = writer.put_last(tag, index.to_bytes(), OCI_INDEX)
+    return writer.done
+
+
+def _as_oci(manifest: Manifest, annotations: dict[str, str]) -> Manifest:
+    config = manifest.config.as_type(OCI_CONFIG) if manifest.config.media_type == DOCKER_CONFIG else manifest.config
+    layers = tuple(d.as_type(OCI_LAYER) if d.media_type in LAYER_TYPE.values() else d for d in manifest.layers)
+    return Manifest(OCI_MANIFEST, config, layers, {**manifest.annotations, **annotations})

@@ -18,8 +18,8 @@ from depimage.oci.client import Registry
 from depimage.oci.model import Descriptor
 from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref
 from depimage.sizes import human_size
-from depimage.usecases.common import Host, ImageRequest, RegistryAccess
-from depimage.usecases.ensure import EnsureRequest, ensure_fingerprint, source_labels
+from depimage.usecases.common import Host, ImageRequest, RegistryAccess, source_labels
+from depimage.usecases.ensure import EnsureRequest, ensure_fingerprint
 from depimage.usecases.hash import HashRequest, hash_project
 
 

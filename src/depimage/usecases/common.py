@@ -4,6 +4,8 @@ registry, the secrets, and the environment the door read. The core never reads o
 from __future__ import annotations
 
 import dataclasses
+import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -73,3 +75,21 @@ def image_options(request: ImageRequest, project_root: Path, requires_python: st
         chosen, base_image=chosen.base_image or default_base_image(project_root, requires_python),
         uv_version=chosen.uv_version or installed_uv_version(), package=chosen.package or package or None,
         secret_ids=tuple(s.id for s in request.secrets))
+
+
+def source_labels(project_root: Path, host: Host) -> dict[str, str]:
+    """OCI source and revision: as the door found them (the CI's variables), else from git; credentials in
+    URLs removed."""
+    source, revision = host.source, host.revision
+    if not source or not revision:
+        def git(*args: str) -> str:
+            try:
+                proc = subprocess.run(["git", "-C", str(project_root), *args], capture_output=True, text=True,
+                                      timeout=10)
+            except (OSError, subprocess.SubprocessError):
+                return ""
+            return proc.stdout.strip() if proc.returncode == 0 else ""
+        source = source or git("config", "--get", "remote.origin.url")
+        revision = revision or git("rev-parse", "HEAD")
+    source = re.sub(r"^(\w+://)[^/@]*@", r"\1", source)  # https://user:token@host/... -> https://host/...
+    return {"DEPIMAGE_SOURCE": source, "DEPIMAGE_REVISION": revision}

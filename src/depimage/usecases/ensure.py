@@ -5,15 +5,11 @@ pushes again."""
 from __future__ import annotations
 
 import json
-import random
-import re
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
-from depimage.build.buildx import BuildError, BuildRequest, build, local_image_id
+from depimage.build.buildx import local_image_id
 from depimage.errors import DepimageError
 from depimage.fingerprint.hashing import TAG_PREFIX
 from depimage.fingerprint.pipeline import Fingerprint
@@ -25,13 +21,11 @@ from depimage.layout import LATEST
 from depimage.oci.client import Registry
 from depimage.oci.reference import ImageName, parse_image_name
 from depimage.sizes import human_size
+from depimage.usecases.builder import build_image
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
 from depimage.usecases.hash import HashRequest, hash_project
 from depimage.usecases.layered import Destination, base_digest_now, ensure_layered, move_latest, route
 from depimage.usecases.records import latest_record, record_at
-
-PUSH_ATTEMPTS = 3  # registries answer 5xx when two runs push the same blobs at once; the next push gets by
-RETRY_PAUSE = 2.0  # seconds, times the attempt number, give or take half
 
 
 @dataclass(frozen=True)
@@ -159,49 +153,13 @@ def _miss(request: EnsureRequest, prepared: Fingerprint, host: Host, image: Imag
             return done
         except NeedsBuilder as exc:
             on_status(f"builder path after all: {exc.message.splitlines()[0]}")
-    return _build(request, prepared, host, image, tag, registry, changes, on_line, on_status, result)
-
-
-def _build(request: EnsureRequest, prepared: Fingerprint, host: Host, image: ImageName, tag: str,
-           registry: Registry | None, changes: dict | None, on_line: Callable[[str], None],
-           on_status: Callable[[str], None], result: Callable[..., EnsureResult]) -> EnsureResult:
-    """The builder path: docker buildx builds and pushes (or loads); a push that collides with another run's
-    uses the image that landed, or pushes again."""
-    ref = image.ref(tag)
-    on_status(f"{ref} is missing: building{' and pushing' if request.push else ''}")
-    labels = source_labels(prepared.project.root, host)  # git is asked only when there is something to label
-    base_digest = base_digest_now(prepared, image, request.registry) if registry else ""
-    build_request = BuildRequest(prepared, image, tag, request.push,
-                                 tuple((s.id, s.value) for s in request.image.secrets),
-                                 request.network or host.build_network or None, request.registry.credentials(image),
-                                 labels, host.env, request.registry.docker_config,
-                                 record_of(prepared, base_digest).labels())
-    for attempt in range(1, PUSH_ATTEMPTS + 1):
-        try:
-            build(build_request, on_line)
-            break
-        except BuildError as exc:
-            if registry is None:
-                raise
-            # Another run for the same hash may have pushed while we built, and made our push collide.
-            try:
-                found = registry.manifest_digest(tag)
-            except DepimageError:
-                raise exc from None  # the builder's failure is the one to report
-            if found:
-                on_status(f"{ref} was pushed meanwhile by another run for the same hash: using it")
-                return result(found, cache_hit=True, built=False, path="docker", uploaded=None)
-            if not exc.transient_push or attempt == PUSH_ATTEMPTS:
-                raise
-            on_status(f"the push failed with an error worth retrying; pushing again ({attempt + 1} of "
-                      f"{PUSH_ATTEMPTS}); the build itself is cached")
-            time.sleep(RETRY_PAUSE * attempt * random.uniform(0.5, 1.5))  # two racers must not meet again
-    digest = registry.manifest_digest(tag) if registry else local_image_id(ref)
-    if not digest:
-        raise DepimageError(f"the build reported success but {ref} is not there")
+    built = build_image(prepared, image, tag, registry, request.image, request.registry, host, request.network,
+                        on_line, on_status)
+    if built.collided:
+        return result(built.digest, cache_hit=True, built=False, path="docker", uploaded=None)
     if registry:
         move_latest(registry, image, tag, request.tag_prefix, on_status)
-    return result(digest, cache_hit=False, built=True, path="docker", uploaded=None, changes=changes)
+    return result(built.digest, cache_hit=False, built=True, path="docker", uploaded=None, changes=changes)
 
 
 def _base_moved(registry: Registry, tag: str, prepared: Fingerprint, image: ImageName,
@@ -238,21 +196,3 @@ def _changes_since_latest(registry: Registry, image: ImageName, tag_prefix: str,
     for line in changes.lines():
         on_status(f"  {line}")
     return changes.as_dict()
-
-
-def source_labels(project_root: Path, host: Host) -> dict[str, str]:
-    """OCI source and revision: as the door found them (the CI's variables), else from git; credentials in
-    URLs removed."""
-    source, revision = host.source, host.revision
-    if not source or not revision:
-        def git(*args: str) -> str:
-            try:
-                proc = subprocess.run(["git", "-C", str(project_root), *args], capture_output=True, text=True,
-                                      timeout=10)
-            except (OSError, subprocess.SubprocessError):
-                return ""
-            return proc.stdout.strip() if proc.returncode == 0 else ""
-        source = source or git("config", "--get", "remote.origin.url")
-        revision = revision or git("rev-parse", "HEAD")
-    source = re.sub(r"^(\w+://)[^/@]*@", r"\1", source)  # https://user:token@host/... -> https://host/...
-    return {"DEPIMAGE_SOURCE": source, "DEPIMAGE_REVISION": revision}
