@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from depimage.errors import InputError
-from depimage.oci.reference import check_reference, check_tag, parse_image_ref
+from depimage.oci.reference import check_reference, check_tag, parse_image_ref, without_tag
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -35,3 +35,11 @@ def test_image_refs():
     with pytest.raises(InputError) as err:
         parse_image_ref("r.io/a/b", "deps_image")
     assert "--deps-image" in str(err.value)  # where no door named it, the command line's name
+
+
+@pytest.mark.parametrize("ref, name", [("ghcr.io/acme/api:deps-1", "ghcr.io/acme/api"),
+                                       ("127.0.0.1:5000/api:1.0", "127.0.0.1:5000/api"),
+                                       ("127.0.0.1:5000/api", "127.0.0.1:5000/api"),
+                                       ("acme/api@sha256:" + "a" * 64, "acme/api")])
+def test_without_tag_keeps_a_registrys_port(ref, name):
+    assert without_tag(ref) == name

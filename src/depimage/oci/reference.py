@@ -79,6 +79,13 @@ def check_tag(reference: str, field: str = "tag", within: str = "") -> str:
     return reference
 
 
+def without_tag(ref: str) -> str:
+    """REGISTRY/NAME of REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:... (a port's colon is not a tag's)."""
+    ref = ref.partition("@")[0]
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > ref.rfind("/") else ref
+
+
 def parse_image_ref(value: str, field: str, default_tag: str | None = None) -> tuple[ImageName, str]:
     """REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:... as (name, tag or digest); without either, default_tag
     (a base image: `latest`, as docker reads it) or an InputError."""

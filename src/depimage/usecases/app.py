@@ -16,7 +16,7 @@ from depimage.image.sbom import Installed, attach_each, read_sbom
 from depimage.layout import DEPS_IMAGE_LABEL, REVISION_LABEL, SOURCE_LABEL
 from depimage.oci.client import Registry
 from depimage.oci.model import Descriptor
-from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref
+from depimage.oci.reference import check_tag, is_digest, parse_image_name, parse_image_ref, without_tag
 from depimage.sizes import human_size
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess, source_labels
 from depimage.usecases.ensure import EnsureRequest, ensure_fingerprint
@@ -57,7 +57,7 @@ class AppResult:
 
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
-        return {"image": self.image, "name": self.image.rsplit(":", 1)[0], "digest": self.digest,
+        return {"image": self.image, "name": without_tag(self.image), "digest": self.digest,
                 "deps-image": self.deps_image, "tag": self.tag}
 
 

@@ -19,7 +19,7 @@ from depimage.image.layering import BASE_ANNOTATION
 from depimage.image.staging import NeedsBuilder
 from depimage.layout import LATEST
 from depimage.oci.client import Registry
-from depimage.oci.reference import ImageName, parse_image_name
+from depimage.oci.reference import ImageName, parse_image_name, without_tag
 from depimage.sizes import human_size
 from depimage.usecases.builder import build_image
 from depimage.usecases.common import Host, ImageRequest, RegistryAccess
@@ -62,7 +62,7 @@ class EnsureResult:
 
     def outputs(self) -> dict[str, str]:
         """The action's outputs."""
-        return {"image": self.image, "name": self.image.rsplit(":", 1)[0], "tag": self.tag, "digest": self.digest,
+        return {"image": self.image, "name": without_tag(self.image), "tag": self.tag, "digest": self.digest,
                 "hash": self.hash,
                 "cache-hit": str(self.cache_hit).lower(), "built": str(self.built).lower(), "path": self.path,
                 "rebased": str(self.rebased).lower(), "changes": json.dumps(self.changes) if self.changes else ""}
