@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "layer another repository of the owner already made mounted from the layer store, any\n"
                                    "--platform from any host. Else (or with --builder docker) docker buildx builds it.\n"
                                    "One line says which path and why. Prints the reference to build FROM. Runs for the\n"
-                                   "same hash may overlap: a push that collides uses the image that landed, or pushes again.",
+                                   "same hash may overlap: a push that collides uses the image that landed, or pushes again.\n"
+                                   "Either way each pushed manifest carries the OCI base annotations (base.name, base.digest)\n"
+                                   "and gets a CycloneDX SBOM of what is installed, attached as an OCI referrer.",
                        epilog="credentials:\n"
                               "  --registry-username U, and the password in $DEPIMAGE_REGISTRY_PASSWORD or on stdin\n"
                               "  (--registry-password-stdin); without them, what `docker login` stored is used.\n"
@@ -180,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "repositories), never downloaded. Same inputs, same digest. The dependency image is\n"
                                    "ensured first as `ensure` does (made only when it is missing, on the registry from\n"
                                    "the lock's wheels, or by the builder where wheels cannot give it), or taken as\n"
-                                   "--deps-image names it.",
+                                   "--deps-image names it. Its SBOM (CycloneDX, an OCI referrer) is the dependency\n"
+                                   "image's plus the project; its base annotations are the dependency image's base.",
                        epilog="the image's runtime settings, in the project's pyproject.toml (options add to them):\n"
                               "  [tool.depimage.app]\n"
                               '  command = ["api", "--port", "8000"]   # default: the one console script\n'
