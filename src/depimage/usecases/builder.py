@@ -115,6 +115,7 @@ def _platform_of(manifest: Descriptor, found: dict[str, list[tuple[str, str]]]) 
         return ""
     if manifest.platform is None:
         return None
+
     def plain(name: str) -> str:
         return name.removesuffix("/v8") if name.startswith("linux/arm64/") else name
     return next((key for key in found if plain(key) == plain(manifest.platform.name)), None)
