@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import threading
+import time
 
 import pytest
 
-from depimage.doors import action, actions_protocol
+from depimage.doors import action, actions_protocol, cli
 from depimage.doors.cli import build_parser, image_request
 from helpers import REPO
 
@@ -146,3 +148,35 @@ def test_action_yml_declares_each_table_option_with_the_table_default():
         assert found, f"action.yml has no input {o.input}"
         expected = "false" if o.kind == "flag" else o.choices[0] if o.choices else ""
         assert found[1].strip().strip('"') == expected, (o.input, found[1])
+
+
+class _SlowStream:
+    """A stream that yields to other threads inside every write, as a pipe to a busy reader does."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        time.sleep(0.0005)
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("door, stream", [(cli, "stderr"), (action, "stdout")])
+def test_status_lines_from_many_threads_never_run_together(monkeypatch, door, stream):
+    """The platforms' pipelines say their lines from several threads at once (a CI log once had two on one line
+    and an empty one after)."""
+    out = _SlowStream()
+    monkeypatch.setattr(f"sys.{stream}", out)
+    lines = [f"linux/arm{t}: pushing the layer of group {n}" for t in range(4) for n in range(25)]
+    threads = [threading.Thread(target=lambda t=t: [door._status(line) for line in lines[t * 25:(t + 1) * 25]])
+               for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written = "".join(out.parts).splitlines()
+    assert sorted(written) == sorted(f"depimage: {line}" for line in lines)

@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 from depimage import __version__
 from depimage.doors import actions_protocol as workflow
-from depimage.doors.inputs import docker_config_dir, host_from
+from depimage.doors.inputs import docker_config_dir, host_from, say
 from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, from_action, image_options
 from depimage.doors.options import runtime as runtime_of
 from depimage.errors import INTERRUPTED, DepimageError, InputError, name_in, os_failure
@@ -181,7 +181,7 @@ def run(env: dict[str, str]) -> int:
 
 
 def _status(message: str) -> None:
-    print(f"depimage: {name_in(message, input_name)}", flush=True)
+    say(f"depimage: {name_in(message, input_name)}", sys.stdout)
 
 
 def annotate(exc: DepimageError, env: dict[str, str]) -> None:

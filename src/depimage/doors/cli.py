@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from depimage import __version__
-from depimage.doors.inputs import docker_config_dir, host_from, secret_from_spec
+from depimage.doors.inputs import docker_config_dir, host_from, say, secret_from_spec
 from depimage.doors.options import IMAGE_OPTIONS, RUNTIME_OPTIONS, add_flags, from_cli, image_options, runtime
 from depimage.errors import INTERRUPTED, DepimageError, InputError, cli_name, name_in, os_failure
 from depimage.fingerprint.hashing import TAG_PREFIX
@@ -292,11 +292,11 @@ def cmd_ensure(args: argparse.Namespace, host: Host) -> int:
 
 
 def _builder_line(line: str) -> None:
-    print(f"  | {line}", file=sys.stderr, flush=True)
+    say(f"  | {line}", sys.stderr)
 
 
 def _status(message: str) -> None:
-    print(f"depimage: {name_in(message, option_name)}", file=sys.stderr, flush=True)
+    say(f"depimage: {name_in(message, option_name)}", sys.stderr)
 
 
 def option_name(field: str) -> str:

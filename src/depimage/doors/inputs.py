@@ -1,12 +1,13 @@
 """What both doors read the same way: NAME=VALUE lists, secrets, and the host they run on. Each door names its
-own flag or input in the `what` it passes, so an error says what the user wrote."""
+own flag or input in the `what` it passes, so an error says what the user wrote. Also how both write a line."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TextIO
 
 from depimage.errors import InputError
 from depimage.image.runconfig import words
@@ -75,3 +76,14 @@ def host_from(env: Mapping[str, str]) -> Host:
 def docker_config_dir(env: Mapping[str, str]) -> Path:
     """Where `docker login` keeps credentials: $DOCKER_CONFIG, else ~/.docker."""
     return Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or os.path.expanduser("~")) / ".docker")
+
+
+_WRITING = threading.Lock()
+
+
+def say(text: str, stream: TextIO) -> None:
+    """One whole line in one write, one writer at a time: status lines come from several threads at once (the
+    platforms' pipelines, the pushes), and print() writes the text and its newline apart, so lines ran together."""
+    with _WRITING:
+        stream.write(text + "\n")
+        stream.flush()
