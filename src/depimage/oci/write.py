@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from depimage.errors import DepimageError
-from depimage.oci.media import DOCKER_CONFIG, LAYER_TYPE, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
+from depimage.oci.media import DOCKER_CONFIG, LAYER_TYPE, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from depimage.oci.digest import sha256_digest
 from depimage.oci.model import Config, Descriptor, Index, Manifest, layer_type
 from depimage.oci.read import Image, Repository, read_image
@@ -47,9 +47,7 @@ def append(base: Image, additions: list[Addition], config: Config, *, media_type
     """base + additions as a new image (mutate.Append), its manifest of media_type (default: the base's kind;
     the base's gzip layers are listed in that kind), the new config, annotations on the manifest."""
     media_type = media_type or base.manifest.media_type
-    gzip_layer = layer_type(media_type)
-    base_layers = tuple(d.as_type(gzip_layer) if d.media_type in LAYER_TYPE.values() else d
-                        for d in base.manifest.layers)
+    base_layers = _gzip_layers_as(base.manifest.layers, media_type)
     config_bytes = config.to_bytes()
     same_kind = media_type == base.manifest.media_type
     config_descriptor = Descriptor(base.manifest.config.media_type if same_kind else OCI_CONFIG,
@@ -191,5 +189,12 @@ def annotate(target: Repository, tag: str, annotations: dict[str, str]) -> Writt
 
 def _as_oci(manifest: Manifest, annotations: dict[str, str]) -> Manifest:
     config = manifest.config.as_type(OCI_CONFIG) if manifest.config.media_type == DOCKER_CONFIG else manifest.config
-    layers = tuple(d.as_type(OCI_LAYER) if d.media_type in LAYER_TYPE.values() else d for d in manifest.layers)
-    return Manifest(OCI_MANIFEST, config, layers, {**manifest.annotations, **annotations})
+    return Manifest(OCI_MANIFEST, config, _gzip_layers_as(manifest.layers, OCI_MANIFEST),
+                    {**manifest.annotations, **annotations})
+
+
+def _gzip_layers_as(layers: tuple[Descriptor, ...], manifest_type: str) -> tuple[Descriptor, ...]:
+    """The layers as a manifest of manifest_type lists them: gzip layers under its kind's type (Docker's or
+    OCI's), any other kept as it is."""
+    gzip_layer = layer_type(manifest_type)
+    return tuple(d.as_type(gzip_layer) if d.media_type in LAYER_TYPE.values() else d for d in layers)
